@@ -1,0 +1,26 @@
+// Command meridian is a DNS-based global server load balancer: an authoritative name server
+// that answers load-balanced names by policy over regional pools of endpoints.
+//
+//	meridian serve [-c meridian.toml]   serve DNS and HTTP (the embedded demo config without -c)
+//	meridian check -c meridian.toml     validate a config and exit 0 or 1
+//	meridian version                    print the build
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if err != errQuiet {
+			fmt.Fprintln(os.Stderr, "meridian:", err)
+		}
+		os.Exit(1)
+	}
+}

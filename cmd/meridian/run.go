@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/web"
+)
+
+// errQuiet means the failure was already reported in full.
+var errQuiet = errors.New("failed")
+
+const usage = `usage: meridian <command> [flags]
+
+commands:
+  serve [-c FILE]   serve DNS and HTTP; without -c, the embedded demo config
+  check -c FILE     validate a config: exit 0 if good, else 1 with every problem as file:line:col
+  version           print the version
+
+Run 'meridian <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errQuiet
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "version":
+		v, r := web.Version()
+		fmt.Fprintf(stdout, "meridian %s (%s)\n", v, r)
+		return nil
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "meridian: unknown command %q\n\n%s", args[0], usage)
+	return errQuiet
+}
+
+func check(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file to validate (required)")
+	if err := fs.Parse(args); err != nil {
+		return errQuiet
+	}
+	if *path == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: meridian check -c FILE")
+		return errQuiet
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errQuiet
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d zones)\n", *path, len(cfg.Zones))
+	return nil
+}

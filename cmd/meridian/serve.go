@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/dns"
+	"github.com/meridian-gslb/meridian/store"
+	"github.com/meridian-gslb/meridian/web"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file (default: the embedded demo config)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return errQuiet
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errQuiet
+	}
+	unlock, err := store.Lock(cfg.Server.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	web.RegisterBuildInfo(reg)
+	h, err := dns.NewHandler(cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	dnsSrv := dns.NewServer(h, log, cfg.Server.UDPSockets)
+	if err := dnsSrv.Listen(ctx, cfg.Server.DNS); err != nil {
+		return err
+	}
+	var webSrv *web.Server
+	if cfg.Server.HTTP.IsValid() {
+		webSrv = web.New(reg, func() error { return nil }, log)
+		if err := webSrv.Listen(cfg.Server.HTTP); err != nil {
+			dnsSrv.Close()
+			return err
+		}
+	}
+	greet(stdout, cfg, dnsSrv, webSrv)
+	log.Info("serving", "config", cfg.Source, "zones", len(cfg.Zones), "node", cfg.Server.Node)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return dnsSrv.Run(ctx) })
+	if webSrv != nil {
+		g.Go(func() error { return webSrv.Run(ctx) })
+	}
+	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, log, stderr) })
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default()
+	}
+	return config.Load(path)
+}
+
+// reloadOnHUP re-reads the config on SIGHUP. A good one replaces the running snapshot at once; a
+// bad one is reported problem by problem and the running config keeps serving.
+func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, log *slog.Logger, stderr io.Writer) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+		}
+		cfg, err := loadConfig(path)
+		if err == nil {
+			err = h.Reload(cfg)
+		}
+		if err != nil {
+			var probs config.Problems
+			if errors.As(err, &probs) {
+				fmt.Fprintln(stderr, err)
+			}
+			log.Error("config rejected; still serving the previous config", "config", path,
+				"loaded", running.LoadedAt.Format("15:04:05"), "err", err)
+			continue
+		}
+		if !slices.Equal(cfg.Server.DNS, running.Server.DNS) || cfg.Server.HTTP != running.Server.HTTP ||
+			cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir {
+			log.Warn("listener or data_dir changes take effect at the next restart")
+		}
+		running = cfg
+		log.Info("config reloaded", "config", path, "zones", len(cfg.Zones))
+	}
+}
+
+func greet(w io.Writer, cfg *config.Config, d *dns.Server, ws *web.Server) {
+	addrs := d.Addrs()
+	fmt.Fprintf(w, "meridian: serving %d zone(s) from %s on", len(cfg.Zones), cfg.Source)
+	for _, a := range addrs {
+		fmt.Fprintf(w, " %s", a)
+	}
+	fmt.Fprintln(w, " (udp+tcp)")
+	if ws != nil {
+		fmt.Fprintf(w, "meridian: metrics http://%s/metrics  health http://%s/healthz\n", ws.Addr(), ws.Addr())
+	}
+	if len(cfg.Zones) > 0 && len(addrs) > 0 {
+		fmt.Fprintf(w, "meridian: try  dig @%s -p %d www.%s\n", addrs[0].Addr(), addrs[0].Port(), cfg.Zones[0].Origin)
+	}
+}

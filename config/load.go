@@ -1,0 +1,122 @@
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultTOML is the embedded demo config that `meridian serve` runs without -c.
+//
+//go:embed default.toml
+var DefaultTOML []byte
+
+// DefaultSource is the Source of the embedded default config.
+const DefaultSource = "embedded default"
+
+// Load reads and validates the config file at path. Its error is a Problems listing every
+// problem found, or a plain error when the file cannot be read.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Default returns the embedded demo config.
+func Default() (*Config, error) { return Parse(DefaultSource, DefaultTOML) }
+
+// Parse validates data, read from file (used in messages and to resolve relative paths).
+func Parse(file string, data []byte) (*Config, error) {
+	d := &decoder{file: file}
+	root, ok := tomlTree(data, func(p pos, path, msg string) { d.add(p, path, msg) })
+	if !ok {
+		return nil, d.probs.sorted()
+	}
+	cfg := &Config{Source: file, LoadedAt: time.Now()}
+	top := &obj{d: d, t: root}
+	if srv := top.Table("server"); srv != nil {
+		cfg.Server = decodeServer(srv, file)
+	} else {
+		cfg.Server = decodeServer(&obj{d: d, t: newTable(), path: "server"}, file)
+	}
+	if zones := top.Table("zones"); zones != nil {
+		seen := map[string]int{}
+		zones.Each(func(key string, z *obj) {
+			zc, ok := decodeZone(z, key, cfg.LoadedAt)
+			if !ok {
+				return
+			}
+			if line, dup := seen[zc.Origin]; dup {
+				d.add(z.pos, z.path, fmt.Sprintf("zone %s is already defined on line %d", zc.Origin, line))
+				return
+			}
+			seen[zc.Origin] = z.pos.line
+			cfg.Zones = append(cfg.Zones, zc)
+		})
+		zones.Done()
+	}
+	top.Done()
+	if len(d.probs) > 0 {
+		return nil, d.probs.sorted()
+	}
+	slices.SortFunc(cfg.Zones, func(a, b Zone) int { return strings.Compare(a.Origin, b.Origin) })
+	return cfg, nil
+}
+
+func decodeServer(o *obj, file string) Server {
+	s := Server{}
+	host, _ := os.Hostname()
+	s.Node, _ = o.String("node", host)
+	if s.Node == "" {
+		s.Node = "meridian"
+	}
+	addrs, vals, _ := o.Strings("dns")
+	if addrs == nil {
+		s.DNS = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5353")}
+	}
+	for i, a := range addrs {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			o.problem(vals[i], fmt.Sprintf("dns[%d]", i), "%q is not an ip:port address (e.g. \"127.0.0.1:53\", \"[::1]:53\")", a)
+			continue
+		}
+		if slices.Contains(s.DNS, ap) {
+			o.problem(vals[i], fmt.Sprintf("dns[%d]", i), "%s is listed twice", ap)
+			continue
+		}
+		s.DNS = append(s.DNS, ap)
+	}
+	if addrs != nil && len(vals) == 0 {
+		o.problem(nil, "dns", "at least one address is needed")
+	}
+	httpAddr, hv := o.String("http", "127.0.0.1:8053")
+	if httpAddr != "" {
+		ap, err := netip.ParseAddrPort(httpAddr)
+		if err != nil {
+			o.problem(hv, "http", "%q is not an ip:port address, or \"\" to turn HTTP off", httpAddr)
+		}
+		s.HTTP = ap
+	}
+	dir, _ := o.String("data_dir", "data")
+	if dir == "" {
+		o.problem(nil, "data_dir", "must not be empty")
+	}
+	if !filepath.IsAbs(dir) && file != DefaultSource {
+		dir = filepath.Join(filepath.Dir(file), dir)
+	}
+	s.DataDir = dir
+	b, _ := o.Int("edns_buffer", 1232, 512, 4096)
+	s.EDNSBuffer = uint16(b)
+	s.Version, _ = o.String("version", "")
+	n, _ := o.Int("udp_sockets", 0, 0, 256)
+	s.UDPSockets = int(n)
+	o.Done()
+	return s
+}

@@ -1,0 +1,181 @@
+package dns
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/dns/zone"
+)
+
+// outcome is what the slow path decided about one query, for metrics and the cache.
+type outcome struct {
+	zone      string // metrics label: the zone's origin, or "none"
+	qtype     uint16
+	cacheable bool // the reply depends on nothing but the question and the EDNS form
+}
+
+// slow answers any query with miekg/dns, and prepares the reply for the fast path when it can.
+func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.AddrPort, start time.Time) []byte {
+	if len(req) < headerLen {
+		h.metrics.dropped.WithLabelValues("short").Inc()
+		return nil
+	}
+	if u16(req[2:])&flagQR != 0 {
+		// Never answer a response: that is how reflection loops start.
+		h.metrics.dropped.WithLabelValues("response").Inc()
+		return nil
+	}
+	var m dns.Msg
+	if err := m.Unpack(req); err != nil {
+		h.log.Debug("malformed query", "client", src, "err", err)
+		resp := formErr(out, req)
+		h.count(outcome{zone: "none"}, dns.RcodeFormatError, proto, start)
+		return resp
+	}
+	resp, oc := s.build(&m, proto)
+	truncated := false
+	if proto == UDP {
+		truncated = truncate(resp, replyLimit(proto, m.IsEdns0() != nil, udpSize(&m), s.ednsMax))
+	}
+	resp.Compress = true
+	wire, err := resp.PackBuffer(out)
+	if err != nil {
+		h.log.Error("pack reply", "qname", m.Question, "client", src, "err", err)
+		resp = new(dns.Msg).SetRcode(&m, dns.RcodeServerFailure)
+		resp.Question = nil
+		wire, _ = resp.Pack()
+		oc.cacheable = false
+	}
+	if end := questionName(req); end > 0 && end <= len(wire) && len(resp.Question) == 1 {
+		copy(wire[headerLen:end], req[headerLen:end]) // the client's letter case, see doc.go
+	}
+	if truncated {
+		h.metrics.truncated.Inc()
+	}
+	e := h.count(oc, resp.Rcode, proto, start)
+	var q query
+	if oc.cacheable && !truncated && parseFast(req, &q) {
+		e.wire = append([]byte(nil), wire...)
+		s.cache.put(q.key(), e)
+	}
+	return wire
+}
+
+// count records one slow-path answer and returns the entry the fast path would use for it.
+func (h *Handler) count(oc outcome, rcode int, proto Proto, start time.Time) *entry {
+	qt, rc := qtypeLabel(oc.qtype), rcodeLabel(rcode)
+	e := &entry{
+		queries: [2]prometheus.Counter{
+			h.metrics.queries.WithLabelValues(oc.zone, qt, rc, UDP.String()),
+			h.metrics.queries.WithLabelValues(oc.zone, qt, rc, TCP.String()),
+		},
+		duration: h.metrics.duration.WithLabelValues(oc.zone),
+	}
+	e.queries[proto].Inc()
+	e.duration.Observe(time.Since(start).Seconds())
+	return e
+}
+
+// build turns a parsed query into the reply message, following DESIGN.md's DNS contract.
+func (s *snapshot) build(m *dns.Msg, proto Proto) (*dns.Msg, outcome) {
+	oc := outcome{zone: "none"}
+	resp := new(dns.Msg)
+	resp.SetReply(m)
+	if len(m.Question) == 1 {
+		oc.qtype = m.Question[0].Qtype
+	}
+	opt, rcode := s.edns(m, resp)
+	switch {
+	case rcode != dns.RcodeSuccess:
+		resp.Rcode = rcode
+		return resp, oc
+	case m.Opcode != dns.OpcodeQuery:
+		resp.Rcode = dns.RcodeNotImplemented
+		return resp, oc
+	case len(m.Question) != 1:
+		resp.Question = nil
+		resp.Rcode = dns.RcodeFormatError
+		return resp, oc
+	}
+	q := &resp.Question[0]
+	q.Name = strings.ToLower(q.Name)
+	oc.cacheable = opt == nil || len(opt.Option) == 0
+	switch q.Qclass {
+	case dns.ClassINET:
+		oc.zone = s.answerIN(resp, q.Name, q.Qtype)
+	case dns.ClassCHAOS:
+		s.answerCH(resp, q.Name, q.Qtype)
+	default:
+		resp.Rcode = dns.RcodeRefused
+	}
+	return resp, oc
+}
+
+// answerIN fills resp from our zones and returns the zone label.
+func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16) string {
+	switch qtype {
+	case dns.TypeOPT:
+		resp.Rcode = dns.RcodeFormatError
+		return "none"
+	case dns.TypeAXFR, dns.TypeIXFR:
+		resp.Rcode = dns.RcodeRefused // zone transfers are not offered
+		return "none"
+	}
+	z := s.zones.Find(qname)
+	if z == nil {
+		resp.Rcode = dns.RcodeRefused
+		return "none"
+	}
+	res := z.Lookup(qname, qtype)
+	resp.Answer, resp.Ns = res.Answer, res.Ns
+	resp.Extra = append(res.Extra, resp.Extra...) // keep our OPT last
+	switch res.Kind {
+	case zone.NameError:
+		resp.Rcode = dns.RcodeNameError
+		resp.Authoritative = true
+	case zone.Delegation:
+		resp.Authoritative = false
+	default:
+		resp.Authoritative = true
+	}
+	return z.Origin
+}
+
+// answerCH answers the CHAOS-class identity queries operators use to tell nodes apart.
+func (s *snapshot) answerCH(resp *dns.Msg, qname string, qtype uint16) {
+	var txt string
+	switch qname {
+	case "id.server.", "hostname.bind.":
+		txt = s.node
+	case "version.bind.", "version.server.":
+		txt = s.version
+	}
+	if txt == "" {
+		resp.Rcode = dns.RcodeRefused
+		return
+	}
+	resp.Authoritative = true
+	if qtype != dns.TypeTXT && qtype != dns.TypeANY {
+		return // NODATA
+	}
+	resp.Answer = []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+		Txt: []string{txt},
+	}}
+}
+
+// formErr is the header-only FORMERR for a query whose body does not parse; the ID, opcode and
+// RD bit come from the query's header.
+func formErr(out, req []byte) []byte {
+	resp := append(out[:0], req[:headerLen]...)
+	resp[2] = req[2]&(byte(flagOpcode>>8)|byte(flagRD>>8)) | byte(flagQR>>8)
+	resp[3] = byte(dns.RcodeFormatError)
+	for i := 4; i < headerLen; i++ {
+		resp[i] = 0
+	}
+	return resp
+}

@@ -1,0 +1,111 @@
+package dns
+
+import (
+	"net"
+
+	"github.com/miekg/dns"
+)
+
+// edns checks the query's OPT record (RFC 6891) and puts ours on resp: our UDP size, the
+// client's DO bit, NSID when asked (RFC 5001), and ECS echoed with scope 0 (RFC 7871 §7.2.1:
+// static answers do not depend on the client's subnet). It returns the query's OPT and a
+// non-success rcode when the query must be refused as malformed or of an unknown version.
+func (s *snapshot) edns(m, resp *dns.Msg) (*dns.OPT, int) {
+	var opt *dns.OPT
+	n := 0
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			opt = o
+			n++
+		}
+	}
+	if opt == nil {
+		return nil, dns.RcodeSuccess
+	}
+	ours := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	ours.SetUDPSize(s.ednsMax)
+	ours.SetDo(opt.Do())
+	resp.Extra = append(resp.Extra, ours)
+	switch {
+	case n > 1 || opt.Hdr.Name != ".":
+		return opt, dns.RcodeFormatError
+	case opt.Version() != 0:
+		return opt, dns.RcodeBadVers // our OPT says version 0, the highest we speak
+	}
+	for _, o := range opt.Option {
+		switch v := o.(type) {
+		case *dns.EDNS0_NSID:
+			ours.Option = append(ours.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: s.nsid})
+		case *dns.EDNS0_SUBNET:
+			if !validECS(v) {
+				return opt, dns.RcodeFormatError
+			}
+			ours.Option = append(ours.Option, &dns.EDNS0_SUBNET{
+				Code: dns.EDNS0SUBNET, Family: v.Family, SourceNetmask: v.SourceNetmask, SourceScope: 0, Address: v.Address,
+			})
+		}
+	}
+	return opt, dns.RcodeSuccess
+}
+
+// validECS applies RFC 7871 §6: a known family, a source prefix that fits it, scope 0 in
+// queries, and no address bits set beyond the source prefix.
+func validECS(e *dns.EDNS0_SUBNET) bool {
+	bits := 0
+	switch e.Family {
+	case 0:
+		return e.SourceNetmask == 0 && e.SourceScope == 0
+	case 1:
+		bits = 32
+	case 2:
+		bits = 128
+	default:
+		return false
+	}
+	if int(e.SourceNetmask) > bits || e.SourceScope != 0 {
+		return false
+	}
+	ip := e.Address
+	if bits == 32 {
+		ip = ip.To4()
+	}
+	if ip == nil {
+		return false
+	}
+	return ip.Equal(ip.Mask(net.CIDRMask(int(e.SourceNetmask), bits)))
+}
+
+func udpSize(m *dns.Msg) uint16 {
+	if opt := m.IsEdns0(); opt != nil {
+		return opt.UDPSize()
+	}
+	return 0
+}
+
+// truncate makes m fit limit bytes and reports whether TC was set. Additional records are
+// optional, so they go first without TC — except a referral's glue, which resolvers need
+// (RFC 9471). Past that, miekg/dns drops records from the end and sets TC.
+func truncate(m *dns.Msg, limit int) bool {
+	m.Compress = true
+	if m.Len() <= limit {
+		return false
+	}
+	referral := !m.Authoritative && len(m.Answer) == 0 && len(m.Ns) > 0
+	if !referral {
+		full := m.Extra
+		var kept []dns.RR
+		for _, rr := range full {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				kept = append(kept, rr)
+			}
+		}
+		m.Extra = kept
+		if m.Len() <= limit {
+			return false
+		}
+		m.Extra = full
+	}
+	m.Truncate(limit)
+	m.Compress = true
+	return m.Truncated
+}

@@ -1,0 +1,112 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+)
+
+// Server owns the DNS sockets: per address, UDP sockets sharing the port with SO_REUSEPORT (one
+// per CPU by default, so the kernel spreads clients over cores) and one TCP listener.
+type Server struct {
+	h       *Handler
+	log     *slog.Logger
+	udp     []*net.UDPConn
+	tcp     []*net.TCPListener
+	sockets int
+}
+
+// NewServer prepares a server; sockets is UDP sockets per address, 0 meaning one per CPU.
+func NewServer(h *Handler, log *slog.Logger, sockets int) *Server {
+	if sockets <= 0 {
+		sockets = runtime.GOMAXPROCS(0)
+	}
+	return &Server{h: h, log: log.With("component", "dns"), sockets: sockets}
+}
+
+// Listen binds every socket for addrs, so that errors surface before serving starts. Port 0
+// picks one free port per address, shared by its UDP and TCP sockets.
+func (s *Server) Listen(ctx context.Context, addrs []netip.AddrPort) error {
+	lc := net.ListenConfig{Control: reusePort}
+	for _, a := range addrs {
+		first, err := lc.ListenPacket(ctx, "udp", a.String())
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("listen udp %s: %w", a, err)
+		}
+		s.udp = append(s.udp, first.(*net.UDPConn))
+		a = first.LocalAddr().(*net.UDPAddr).AddrPort()
+		for range s.sockets - 1 {
+			pc, err := lc.ListenPacket(ctx, "udp", a.String())
+			if err != nil {
+				s.Close()
+				return fmt.Errorf("listen udp %s: %w", a, err)
+			}
+			s.udp = append(s.udp, pc.(*net.UDPConn))
+		}
+		ln, err := lc.Listen(ctx, "tcp", a.String())
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("listen tcp %s: %w", a, err)
+		}
+		s.tcp = append(s.tcp, ln.(*net.TCPListener))
+	}
+	for _, c := range s.udp {
+		_ = c.SetReadBuffer(4 << 20) // absorb bursts; the kernel caps it at rmem_max
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses, one per configured address (UDP and TCP share it).
+func (s *Server) Addrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, ln := range s.tcp {
+		out = append(out, ln.Addr().(*net.TCPAddr).AddrPort())
+	}
+	return out
+}
+
+// Run serves until ctx is done, then closes the sockets and waits for in-flight TCP queries.
+func (s *Server) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, c := range s.udp {
+		g.Go(func() error { return s.serveUDP(c) })
+	}
+	for _, ln := range s.tcp {
+		g.Go(func() error { return s.serveTCP(ctx, ln) })
+	}
+	for _, a := range s.Addrs() {
+		s.log.Info("dns listening", "addr", a, "udp_sockets", s.sockets)
+	}
+	<-ctx.Done()
+	s.Close()
+	return g.Wait()
+}
+
+// Close closes every socket; Run's loops then return.
+func (s *Server) Close() {
+	for _, c := range s.udp {
+		_ = c.Close()
+	}
+	for _, ln := range s.tcp {
+		_ = ln.Close()
+	}
+}
+
+func reusePort(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	return errors.Join(err, serr)
+}
+
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -1,0 +1,138 @@
+package dns
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// UDP on Linux reads and writes in batches with recvmmsg/sendmmsg: one system call moves up
+// to udpBatch datagrams each way, and no buffer is allocated per query.
+
+const (
+	udpBatch = 64
+	udpBuf   = 4096 // queries larger than this are dropped; replies never exceed edns_buffer <= 4096
+)
+
+type udpRing struct {
+	recv  [udpBatch]unix.Mmsghdr
+	send  [udpBatch]unix.Mmsghdr
+	riov  [udpBatch]unix.Iovec
+	siov  [udpBatch]unix.Iovec
+	names [udpBatch]unix.RawSockaddrInet6
+	in    [udpBatch][udpBuf]byte
+	out   [udpBatch][udpBuf]byte
+}
+
+func newUDPRing() *udpRing {
+	r := new(udpRing)
+	for i := range r.recv {
+		r.riov[i].Base = &r.in[i][0]
+		r.riov[i].SetLen(udpBuf)
+		h := &r.recv[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Iov = &r.riov[i]
+		h.SetIovlen(1)
+	}
+	return r
+}
+
+func (s *Server) serveUDP(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	r := newUDPRing()
+	for {
+		for i := range r.recv {
+			r.recv[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+			r.recv[i].Hdr.Flags = 0
+		}
+		var n int
+		var errno unix.Errno
+		err := rc.Read(func(fd uintptr) bool {
+			got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.recv[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+			if e == unix.EAGAIN || e == unix.EINTR {
+				return false
+			}
+			n, errno = int(got), e
+			return true
+		})
+		switch {
+		case err != nil && isClosed(err):
+			return nil
+		case err != nil:
+			return err
+		case errno != 0:
+			s.log.Warn("recvmmsg", "err", errno)
+			continue
+		}
+		m := 0
+		for i := range n {
+			h := &r.recv[i]
+			if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+				s.h.metrics.dropped.WithLabelValues("oversized").Inc()
+				continue
+			}
+			src := sockaddrAddrPort(&r.names[i])
+			resp := s.h.Respond(r.out[i][:], r.in[i][:h.Len], UDP, src)
+			if len(resp) == 0 {
+				continue
+			}
+			r.siov[m].Base = &resp[0]
+			r.siov[m].SetLen(len(resp))
+			sh := &r.send[m].Hdr
+			sh.Name = h.Hdr.Name
+			sh.Namelen = h.Hdr.Namelen
+			sh.Iov = &r.siov[m]
+			sh.SetIovlen(1)
+			m++
+		}
+		if err := s.sendBatch(rc, r, m); err != nil {
+			if isClosed(err) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// sendBatch writes the first m prepared replies; a reply the kernel rejects is skipped.
+func (s *Server) sendBatch(rc interface {
+	Write(func(uintptr) bool) error
+}, r *udpRing, m int) error {
+	for sent := 0; sent < m; {
+		err := rc.Write(func(fd uintptr) bool {
+			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), unix.MSG_DONTWAIT, 0, 0)
+			switch {
+			case e == unix.EAGAIN || e == unix.EINTR:
+				return false
+			case e != 0:
+				s.log.Debug("sendmmsg", "err", e)
+				s.h.metrics.dropped.WithLabelValues("send_error").Inc()
+				sent++ // the first message failed: skip it
+			default:
+				sent += int(got)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sockaddrAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa4.Port))[:]))
+	case unix.AF_INET6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:]))
+	}
+	return netip.AddrPort{}
+}

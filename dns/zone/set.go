@@ -1,0 +1,62 @@
+package zone
+
+import (
+	"fmt"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/config"
+)
+
+// Set is every zone of one config, immutable after New.
+type Set struct {
+	byOrigin map[string]*Zone
+	maxDepth int // labels in the deepest origin, bounds Find's walk
+}
+
+// New builds the zones of a validated config.
+func New(zones []config.Zone) (*Set, error) {
+	s := &Set{byOrigin: make(map[string]*Zone, len(zones))}
+	for i := range zones {
+		z, err := newZone(&zones[i])
+		if err != nil {
+			return nil, fmt.Errorf("zone %s: %w", zones[i].Origin, err)
+		}
+		s.byOrigin[z.Origin] = z
+		s.maxDepth = max(s.maxDepth, dns.CountLabel(z.Origin))
+	}
+	return s, nil
+}
+
+// Find returns the most specific zone containing qname (lower-case, fully qualified), or nil.
+func (s *Set) Find(qname string) *Zone {
+	name := qname
+	if n := dns.CountLabel(name); n > s.maxDepth {
+		// Skip labels no origin can have; an origin is never deeper than maxDepth.
+		idx := dns.Split(name)
+		name = name[idx[n-s.maxDepth]:]
+	}
+	for {
+		if z, ok := s.byOrigin[name]; ok {
+			return z
+		}
+		if name == "." {
+			return nil
+		}
+		i, end := dns.NextLabel(name, 0)
+		if end {
+			name = "."
+			continue
+		}
+		name = name[i:]
+	}
+}
+
+// Zones returns the origins served, for logs and listings.
+func (s *Set) Zones() []string {
+	out := make([]string, 0, len(s.byOrigin))
+	for o := range s.byOrigin {
+		out = append(out, o)
+	}
+	return out
+}
