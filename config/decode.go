@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // decoder collects problems while the schema pulls typed values out of the tree.
@@ -25,7 +26,13 @@ type obj struct {
 	known []string
 }
 
-func (o *obj) child(key string) string { return joinPath(o.path, key) }
+// child is the path of key below this table; key may carry an index, as in "dns[1]".
+func (o *obj) child(key string) string {
+	if i := strings.IndexByte(key, '['); i > 0 {
+		return joinPath(o.path, key[:i]) + key[i:]
+	}
+	return joinPath(o.path, key)
+}
 
 func (o *obj) get(key string) *value {
 	o.known = append(o.known, key)

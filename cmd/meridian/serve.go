@@ -104,12 +104,16 @@ func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dn
 			err = h.Reload(cfg)
 		}
 		if err != nil {
+			// Problems go to stderr as they are, one per line, like `meridian check` prints them.
 			var probs config.Problems
+			attrs := []any{"config", path, "loaded", running.LoadedAt.Format("15:04:05")}
 			if errors.As(err, &probs) {
 				fmt.Fprintln(stderr, err)
+				attrs = append(attrs, "problems", len(probs))
+			} else {
+				attrs = append(attrs, "err", err)
 			}
-			log.Error("config rejected; still serving the previous config", "config", path,
-				"loaded", running.LoadedAt.Format("15:04:05"), "err", err)
+			log.Error("config rejected; still serving the previous config", attrs...)
 			continue
 		}
 		if !slices.Equal(cfg.Server.DNS, running.Server.DNS) || cfg.Server.HTTP != running.Server.HTTP ||
