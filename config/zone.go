@@ -16,10 +16,11 @@ var recordTypes = []string{"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "PTR
 // decodeZone reads one [zones."origin"] table.
 func decodeZone(o *obj, key string, loadedAt time.Time) (Zone, bool) {
 	z := Zone{Origin: dns.Fqdn(strings.ToLower(key))}
+	valid := true
 	if _, ok := dns.IsDomainName(z.Origin); !ok || key == "" {
 		o.d.add(o.pos, o.path, fmt.Sprintf("%q is not a valid zone name", key))
-		o.Done()
-		return z, false
+		valid = false
+		z.Origin = "invalid." // keep decoding the table to report its other problems
 	}
 	z.TTL, _ = o.Seconds("ttl", 300)
 	names, vals, nsv := o.Strings("ns")
@@ -38,7 +39,7 @@ func decodeZone(o *obj, key string, loadedAt time.Time) (Zone, bool) {
 	z.SOA = decodeSOA(o, z, loadedAt)
 	z.Records = decodeRecords(o, z)
 	o.Done()
-	return z, true
+	return z, valid
 }
 
 func decodeSOA(zo *obj, z Zone, loadedAt time.Time) SOA {

@@ -1,0 +1,168 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestDefaultLoads(t *testing.T) {
+	cfg, err := Default()
+	if err != nil {
+		t.Fatalf("embedded default: %v", err)
+	}
+	if cfg.Source != DefaultSource || cfg.Server.EDNSBuffer != 1232 || len(cfg.Server.DNS) != 2 || cfg.Server.HTTP.String() != "127.0.0.1:8053" {
+		t.Errorf("server = %+v", cfg.Server)
+	}
+	if len(cfg.Zones) != 2 || cfg.Zones[0].Origin != "2.0.192.in-addr.arpa." || cfg.Zones[1].Origin != "example.test." {
+		t.Fatalf("zones not sorted by origin: %v", cfg.Zones)
+	}
+	z := cfg.Zones[1]
+	if z.TTL != 300 || z.SOA.Minimum != 60 || z.SOA.RName != "hostmaster.example.test." || z.SOA.MName != "ns1.example.test." || z.NSTTL != 300 {
+		t.Errorf("zone defaults = ttl %d %+v nsttl %d", z.TTL, z.SOA, z.NSTTL)
+	}
+	want := map[string]string{
+		"mail.example.test. MX": "example.test.\t300\tIN\tMX\t10 mail.example.test.",
+		"TXT":                   "example.test.\t300\tIN\tTXT\t\"v=spf1 mx -all\"",
+		"web":                   "web.example.test.\t300\tIN\tCNAME\twww.example.test.",
+	}
+	texts := map[string]bool{}
+	for _, r := range z.Records {
+		texts[r.Text] = true
+		if r.Line == 0 {
+			t.Errorf("record %s has no line", r.Text)
+		}
+	}
+	for k, w := range want {
+		if !texts[w] {
+			t.Errorf("%s: no record %q", k, w)
+		}
+	}
+}
+
+// TestProblemsListing: one file with many problems reports them all, sorted, with positions.
+func TestProblemsListing(t *testing.T) {
+	_, err := Load("testdata/bad.toml")
+	var probs Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	if len(probs) < 15 {
+		t.Errorf("%d problems, want every one of the 15+ in the file", len(probs))
+	}
+	for i := 1; i < len(probs); i++ {
+		if probs[i].Line < probs[i-1].Line {
+			t.Errorf("problems not sorted by line at %d", i)
+		}
+	}
+	got := err.Error() + "\n"
+	if *update {
+		if err := os.WriteFile("testdata/bad.golden", []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile("testdata/bad.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("listing differs from testdata/bad.golden (rerun with -update after checking):\ngot:\n%s", got)
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	_, err := Parse("x.toml", []byte("[server]\nnode = \"a\"\ndns = [\"127.0.0.1:53\"\n"))
+	var probs Problems
+	if !errors.As(err, &probs) || len(probs) != 1 || probs[0].Line != 3 || !strings.Contains(probs[0].Msg, "TOML syntax") {
+		t.Fatalf("err = %v, want one syntax problem on line 3", err)
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{"300s", 300, false}, {"5m", 300, false}, {"1h30m", 5400, false}, {"1d", 86400, false},
+		{"1w", 604800, false}, {"1w1d", 691200, false}, {"2d12h", 216000, false}, {"0s", 0, false},
+		{"1.5s", 0, true}, {"5", 0, true}, {"", 0, true}, {"-5m", 0, true}, {"5 minutes", 0, true}, {"1dx", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseSeconds(tc.in)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("parseSeconds(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestNames(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		ok             bool
+		fn             func(string, string) (string, bool)
+	}{
+		{"apex", "@", "example.test.", true, absName},
+		{"relative", "WWW", "www.example.test.", true, absName},
+		{"absolute", "Mail.Example.Net.", "mail.example.net.", true, absName},
+		{"empty", "", "", false, absName},
+		{"rname plain", "hostmaster", "hostmaster.example.test.", true, rname},
+		{"rname email", "first.last@example.net", `first\.last.example.net.`, true, rname},
+		{"rname bare at", "@", "", false, rname},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := tc.fn(tc.in, "example.test.")
+			if ok != tc.ok || (ok && got != tc.want) {
+				t.Errorf("(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestTXT(t *testing.T) {
+	long := strings.Repeat("a", 300)
+	tests := []struct{ name, data, want string }{
+		{"plain is one string", `v=spf1 -all`, `"v=spf1 -all"`},
+		{"quotes escaped", `say "hi"`, `"say \"hi\""`},
+		{"zone syntax kept", `"a" "b"`, `"a" "b"`},
+		{"long split at 255", long, `"` + long[:255] + `" "` + long[255:] + `"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rr, err := parseRR("t.example.test.", 60, "TXT", tc.data, "example.test.")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.SplitN(rr.String(), "\t", 5)[4]; got != tc.want {
+				t.Errorf("TXT = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	keys := []string{"server", "zones", "node", "dns", "http", "data_dir", "edns_buffer"}
+	for in, want := range map[string]string{"servr": "server", "zone": "zones", "edns_bufer": "edns_buffer", "datadir": "data_dir", "completely_different": ""} {
+		if got := suggest(in, keys); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRelativeDataDir: data_dir is relative to the config file.
+func TestRelativeDataDir(t *testing.T) {
+	cfg, err := Parse("/etc/meridian/meridian.toml", []byte("[server]\ndata_dir = \"state\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.DataDir != "/etc/meridian/state" {
+		t.Errorf("data_dir = %s, want /etc/meridian/state", cfg.Server.DataDir)
+	}
+}
