@@ -20,7 +20,7 @@ func newTestHandler(tb testing.TB) *Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h, err := NewHandler(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	h, err := NewHandler(cfg, newTestLogger(), prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -28,6 +28,8 @@ func newTestHandler(tb testing.TB) *Handler {
 }
 
 var client = netip.MustParseAddrPort("127.0.0.1:5300")
+
+func newTestLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // fastQueries are queries of the shape the fast path takes, in the forms clients send them.
 func fastQueries(t testing.TB) [][]byte {
