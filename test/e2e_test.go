@@ -330,7 +330,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	if len(r.answer) != 1 || !strings.HasSuffix(r.answer[0], "AAAA 2001:db8::10") {
 		t.Errorf("embedded default over v6/tcp: %v", r.answer)
 	}
-	if !strings.Contains(n.stdout.String(), "dig @127.0.0.1 -p 5353") {
+	if !strings.Contains(n.stdout.String(), "dig @127.0.0.1 -p 5353 www.example.test.") {
 		t.Errorf("stdout does not suggest a dig command:\n%s", n.stdout.String())
 	}
 }

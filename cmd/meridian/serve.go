@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -135,7 +136,26 @@ func greet(w io.Writer, cfg *config.Config, d *dns.Server, ws *web.Server) {
 	if ws != nil {
 		fmt.Fprintf(w, "meridian: metrics http://%s/metrics  health http://%s/healthz\n", ws.Addr(), ws.Addr())
 	}
-	if len(cfg.Zones) > 0 && len(addrs) > 0 {
-		fmt.Fprintf(w, "meridian: try  dig @%s -p %d www.%s\n", addrs[0].Addr(), addrs[0].Port(), cfg.Zones[0].Origin)
+	if name := sampleName(cfg); name != "" && len(addrs) > 0 {
+		fmt.Fprintf(w, "meridian: try  dig @%s -p %d %s\n", addrs[0].Addr(), addrs[0].Port(), name)
 	}
+}
+
+// sampleName is a name worth a first dig: a www A record if there is one, else any A record.
+func sampleName(cfg *config.Config) string {
+	first := ""
+	for _, z := range cfg.Zones {
+		for _, r := range z.Records {
+			if r.Type != "A" {
+				continue
+			}
+			if strings.HasPrefix(r.Name, "www.") {
+				return r.Name
+			}
+			if first == "" {
+				first = r.Name
+			}
+		}
+	}
+	return first
 }
