@@ -153,3 +153,32 @@ func BenchmarkRespondSlow(b *testing.B) {
 		h.slow(s, out, q, UDP, client, time.Now())
 	}
 }
+
+func TestVersionBindRefusedWhenUnset(t *testing.T) {
+	cfg, err := config.Load("testdata/zone.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		version string
+		rcode   int
+	}{{"", mdns.RcodeRefused}, {"meridian 1.0", mdns.RcodeSuccess}} {
+		c := *cfg
+		c.Server.Version = tc.version
+		h, err := NewHandler(&c, newTestLogger(), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := new(mdns.Msg)
+		m.SetQuestion("version.bind.", mdns.TypeTXT)
+		m.Question[0].Qclass = mdns.ClassCHAOS
+		q, _ := m.Pack()
+		var resp mdns.Msg
+		if err := resp.Unpack(h.Respond(make([]byte, 4096), q, UDP, client)); err != nil {
+			t.Fatal(err)
+		}
+		if resp.Rcode != tc.rcode {
+			t.Errorf("version %q: rcode %s, want %s", tc.version, mdns.RcodeToString[resp.Rcode], mdns.RcodeToString[tc.rcode])
+		}
+	}
+}
