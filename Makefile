@@ -26,7 +26,7 @@ bench-go:
 
 # Coverage-guided fuzzing of the DNS request handler, bounded by FUZZTIME.
 fuzz:
-	$(GO) test ./dns -run '^$$' -fuzz FuzzRespond -fuzztime $(FUZZTIME)
+	$(GO) test ./dns -run '^$$' -fuzz FuzzRespond -fuzztime $(FUZZTIME) -timeout 0
 
 clean:
 	rm -rf bin
