@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
@@ -24,10 +22,6 @@ type Server struct {
 	udp     []*net.UDPConn
 	tcp     []*net.TCPListener
 	sockets int
-
-	closing atomic.Bool
-	mu      sync.Mutex
-	fds     []int // blocking duplicates the UDP readers use (Linux)
 }
 
 // NewServer prepares a server; sockets is UDP sockets per address, 0 meaning one per CPU.
@@ -99,8 +93,6 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Close closes every socket; Run's loops then return.
 func (s *Server) Close() {
-	s.closing.Store(true)
-	s.wakeReaders()
 	for _, c := range s.udp {
 		_ = c.Close()
 	}

@@ -2,7 +2,6 @@ package dns
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net"
 	"net/netip"
 	"unsafe"
@@ -11,11 +10,7 @@ import (
 )
 
 // UDP on Linux reads and writes in batches with recvmmsg/sendmmsg: one system call moves up
-// to udpBatch datagrams each way, and no buffer is allocated per query. The reader blocks in
-// recvmmsg on its own duplicate of the socket in blocking mode (MSG_WAITFORONE: wait for one
-// datagram, then take whatever else is queued), as gdnsd does, rather than parking in the
-// netpoller between batches: under load that saves an epoll wait and a wake-up per batch.
-// Close shuts the duplicate down, which wakes the blocked reader.
+// to udpBatch datagrams each way, and no buffer is allocated per query.
 
 const (
 	udpBatch = 64
@@ -45,54 +40,36 @@ func newUDPRing() *udpRing {
 	return r
 }
 
-// blockingFD duplicates c's socket into a descriptor in blocking mode, registered for Close.
-func (s *Server) blockingFD(c *net.UDPConn) (int, error) {
-	f, err := c.File()
-	if err != nil {
-		return -1, err
-	}
-	fd, err := unix.Dup(int(f.Fd()))
-	f.Close()
-	if err != nil {
-		return -1, err
-	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	// A bound on each wait, so a reader notices Close even if a wake-up were lost.
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1})
-	s.mu.Lock()
-	s.fds = append(s.fds, fd)
-	s.mu.Unlock()
-	return fd, nil
-}
-
 func (s *Server) serveUDP(c *net.UDPConn) error {
-	fd, err := s.blockingFD(c)
+	rc, err := c.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("udp socket: %w", err)
+		return err
 	}
-	defer unix.Close(fd)
 	r := newUDPRing()
 	for {
 		for i := range r.recv {
 			r.recv[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 			r.recv[i].Hdr.Flags = 0
 		}
-		got, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.recv[0])), udpBatch, unix.MSG_WAITFORONE, 0, 0)
-		if s.closing.Load() {
+		var n int
+		var errno unix.Errno
+		err := rc.Read(func(fd uintptr) bool {
+			got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.recv[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+			if e == unix.EAGAIN || e == unix.EINTR {
+				return false
+			}
+			n, errno = int(got), e
+			return true
+		})
+		switch {
+		case err != nil && isClosed(err):
 			return nil
-		}
-		switch errno {
-		case 0:
-		case unix.EAGAIN, unix.EINTR:
-			continue
-		default:
+		case err != nil:
+			return err
+		case errno != 0:
 			s.log.Warn("recvmmsg", "err", errno)
 			continue
 		}
-		n := int(got)
 		m := 0
 		for i := range n {
 			h := &r.recv[i]
@@ -114,36 +91,39 @@ func (s *Server) serveUDP(c *net.UDPConn) error {
 			sh.SetIovlen(1)
 			m++
 		}
-		s.sendBatch(fd, r, m)
-	}
-}
-
-// sendBatch writes the first m prepared replies; a reply the kernel rejects is skipped.
-func (s *Server) sendBatch(fd int, r *udpRing, m int) {
-	for sent := 0; sent < m; {
-		got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), 0, 0, 0)
-		switch e {
-		case 0:
-			sent += int(got)
-		case unix.EINTR, unix.EAGAIN:
-		default:
-			if s.closing.Load() {
-				return
+		if err := s.sendBatch(rc, r, m); err != nil {
+			if isClosed(err) {
+				return nil
 			}
-			s.log.Debug("sendmmsg", "err", e)
-			s.h.metrics.dropped.WithLabelValues("send_error").Inc()
-			sent++ // the first message failed: skip it
+			return err
 		}
 	}
 }
 
-// wakeReaders shuts down the blocking duplicates so readers return from recvmmsg.
-func (s *Server) wakeReaders() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, fd := range s.fds {
-		_ = unix.Shutdown(fd, unix.SHUT_RDWR)
+// sendBatch writes the first m prepared replies; a reply the kernel rejects is skipped.
+func (s *Server) sendBatch(rc interface {
+	Write(func(uintptr) bool) error
+}, r *udpRing, m int) error {
+	for sent := 0; sent < m; {
+		err := rc.Write(func(fd uintptr) bool {
+			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), unix.MSG_DONTWAIT, 0, 0)
+			switch {
+			case e == unix.EAGAIN || e == unix.EINTR:
+				return false
+			case e != 0:
+				s.log.Debug("sendmmsg", "err", e)
+				s.h.metrics.dropped.WithLabelValues("send_error").Inc()
+				sent++ // the first message failed: skip it
+			default:
+				sent += int(got)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func sockaddrAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {

@@ -21,5 +21,3 @@ func (s *Server) serveUDP(c *net.UDPConn) error {
 		}
 	}
 }
-
-func (s *Server) wakeReaders() {}
