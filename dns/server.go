@@ -35,7 +35,7 @@ func NewServer(h *Handler, log *slog.Logger, sockets int) *Server {
 // Listen binds every socket for addrs, so that errors surface before serving starts. Port 0
 // picks one free port per address, shared by its UDP and TCP sockets.
 func (s *Server) Listen(ctx context.Context, addrs []netip.AddrPort) error {
-	lc := net.ListenConfig{Control: reusePort}
+	lc := net.ListenConfig{Control: socketOptions}
 	for _, a := range addrs {
 		first, err := lc.ListenPacket(ctx, "udp", a.String())
 		if err != nil {
@@ -101,12 +101,34 @@ func (s *Server) Close() {
 	}
 }
 
-func reusePort(network, address string, c syscall.RawConn) error {
+// socketOptions prepares every DNS socket: SO_REUSEPORT so sockets share a port. UDP replies
+// never use path-MTU discovery (PMTUDISC_OMIT: no DF bit, and forged ICMP "fragmentation
+// needed" cannot shrink our replies to fragments, the DNS flag day 2020 advice); IPv6 replies
+// fragment at the minimum MTU of 1280 rather than waiting for PMTU; and replies ask for low-delay
+// forwarding. Only SO_REUSEPORT is required; the rest are best effort.
+func socketOptions(network, address string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		s := int(fd)
+		serr = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		switch network {
+		case "udp4":
+			if unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT) != nil {
+				_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
+			}
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_TOS, iptosLowDelay)
+		case "udp6":
+			if unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT) != nil {
+				_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT)
+			}
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU, 1280)
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, iptosLowDelay)
+		}
 	})
 	return errors.Join(err, serr)
 }
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// iptosLowDelay is IPTOS_LOWDELAY (RFC 1349), which x/sys/unix does not name.
+const iptosLowDelay = 0x10
