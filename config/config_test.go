@@ -166,3 +166,13 @@ func TestRelativeDataDir(t *testing.T) {
 		t.Errorf("data_dir = %s, want /etc/meridian/state", cfg.Server.DataDir)
 	}
 }
+
+func TestWildcardListenRejected(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:53", "[::]:53"} {
+		_, err := Parse("w.toml", []byte("[server]\ndns = [\""+addr+"\"]\n"))
+		var probs Problems
+		if !errors.As(err, &probs) || len(probs) != 1 || !strings.Contains(probs[0].Msg, "wildcard addresses are not supported") || probs[0].Line != 2 {
+			t.Errorf("%s: err = %v, want one wildcard problem on line 2", addr, err)
+		}
+	}
+}

@@ -87,6 +87,12 @@ func decodeServer(o *obj, file string) Server {
 			o.problem(vals[i], fmt.Sprintf("dns[%d]", i), "%q is not an ip:port address (e.g. \"127.0.0.1:53\", \"[::1]:53\")", a)
 			continue
 		}
+		if ap.Addr().IsUnspecified() {
+			// Replies must leave from the address the query was sent to; on a host with several
+			// addresses a wildcard socket cannot promise that without IP_PKTINFO, which we lack.
+			o.problem(vals[i], fmt.Sprintf("dns[%d]", i), "%s: wildcard addresses are not supported; list each address to serve (e.g. \"192.0.2.53:53\")", ap)
+			continue
+		}
 		if slices.Contains(s.DNS, ap) {
 			o.problem(vals[i], fmt.Sprintf("dns[%d]", i), "%s is listed twice", ap)
 			continue
