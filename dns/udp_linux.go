@@ -46,21 +46,40 @@ func (s *Server) serveUDP(c *net.UDPConn) error {
 		return err
 	}
 	r := newUDPRing()
+	// The callbacks handed to RawConn escape to the heap, so they are built once per socket
+	// rather than per batch: the loop itself allocates nothing.
+	var (
+		n, m, sent int
+		errno      unix.Errno
+	)
+	recv := func(fd uintptr) bool {
+		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.recv[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false
+		}
+		n, errno = int(got), e
+		return true
+	}
+	send := func(fd uintptr) bool {
+		got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == unix.EAGAIN || e == unix.EINTR:
+			return false
+		case e != 0:
+			s.log.Debug("sendmmsg", "err", e)
+			s.h.metrics.dropped.WithLabelValues("send_error").Inc()
+			sent++ // the first message failed: skip it
+		default:
+			sent += int(got)
+		}
+		return true
+	}
 	for {
 		for i := range r.recv {
 			r.recv[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 			r.recv[i].Hdr.Flags = 0
 		}
-		var n int
-		var errno unix.Errno
-		err := rc.Read(func(fd uintptr) bool {
-			got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.recv[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return false
-			}
-			n, errno = int(got), e
-			return true
-		})
+		err := rc.Read(recv)
 		switch {
 		case err != nil && isClosed(err):
 			return nil
@@ -70,7 +89,7 @@ func (s *Server) serveUDP(c *net.UDPConn) error {
 			s.log.Warn("recvmmsg", "err", errno)
 			continue
 		}
-		m := 0
+		m = 0
 		for i := range n {
 			h := &r.recv[i]
 			if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
@@ -91,39 +110,16 @@ func (s *Server) serveUDP(c *net.UDPConn) error {
 			sh.SetIovlen(1)
 			m++
 		}
-		if err := s.sendBatch(rc, r, m); err != nil {
-			if isClosed(err) {
-				return nil
+		// Write every reply; a reply the kernel rejects is skipped.
+		for sent = 0; sent < m; {
+			if err := rc.Write(send); err != nil {
+				if isClosed(err) {
+					return nil
+				}
+				return err
 			}
-			return err
 		}
 	}
-}
-
-// sendBatch writes the first m prepared replies; a reply the kernel rejects is skipped.
-func (s *Server) sendBatch(rc interface {
-	Write(func(uintptr) bool) error
-}, r *udpRing, m int) error {
-	for sent := 0; sent < m; {
-		err := rc.Write(func(fd uintptr) bool {
-			got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), unix.MSG_DONTWAIT, 0, 0)
-			switch {
-			case e == unix.EAGAIN || e == unix.EINTR:
-				return false
-			case e != 0:
-				s.log.Debug("sendmmsg", "err", e)
-				s.h.metrics.dropped.WithLabelValues("send_error").Inc()
-				sent++ // the first message failed: skip it
-			default:
-				sent += int(got)
-			}
-			return true
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func sockaddrAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
