@@ -48,12 +48,19 @@ func (s *Server) serveUDP(c *net.UDPConn) error {
 	r := newUDPRing()
 	// The callbacks handed to RawConn escape to the heap, so they are built once per socket
 	// rather than per batch: the loop itself allocates nothing.
+	//
+	// Both calls use MSG_DONTWAIT and so never block; RawSyscall6 skips the scheduler's
+	// syscall bookkeeping. With Syscall6, a sendmmsg of a large batch outlasts sysmon's 20 µs
+	// and the P is handed to another thread, then must be won back when the call returns:
+	// measured A/B at 71k q/s, raw calls cut CPU per query from 5.5–5.9 to 4.8 µs and p90
+	// latency from 264–449 to 173–183 µs. The cost is that a stop-the-world waits for at most
+	// one batch's system call.
 	var (
 		n, m, sent int
 		errno      unix.Errno
 	)
 	recv := func(fd uintptr) bool {
-		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.recv[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+		got, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.recv[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false
 		}
@@ -61,7 +68,7 @@ func (s *Server) serveUDP(c *net.UDPConn) error {
 		return true
 	}
 	send := func(fd uintptr) bool {
-		got, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), unix.MSG_DONTWAIT, 0, 0)
+		got, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == unix.EAGAIN || e == unix.EINTR:
 			return false
