@@ -14,6 +14,7 @@ run: build
 
 # Unit tests (fuzz seeds included) and the end-to-end tests against the real binary.
 test:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 

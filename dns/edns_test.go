@@ -161,9 +161,21 @@ func TestOpcodesAndQuestionCounts(t *testing.T) {
 		msg   func() *mdns.Msg
 		rcode int
 	}{
-		{"status is notimp", func() *mdns.Msg { m := dnstest.Msg("www.example.test.", mdns.TypeA); m.Opcode = mdns.OpcodeStatus; return m }, mdns.RcodeNotImplemented},
-		{"notify is notimp", func() *mdns.Msg { m := dnstest.Msg("example.test.", mdns.TypeSOA); m.Opcode = mdns.OpcodeNotify; return m }, mdns.RcodeNotImplemented},
-		{"update is notimp", func() *mdns.Msg { m := dnstest.Msg("example.test.", mdns.TypeSOA); m.Opcode = mdns.OpcodeUpdate; return m }, mdns.RcodeNotImplemented},
+		{"status is notimp", func() *mdns.Msg {
+			m := dnstest.Msg("www.example.test.", mdns.TypeA)
+			m.Opcode = mdns.OpcodeStatus
+			return m
+		}, mdns.RcodeNotImplemented},
+		{"notify is notimp", func() *mdns.Msg {
+			m := dnstest.Msg("example.test.", mdns.TypeSOA)
+			m.Opcode = mdns.OpcodeNotify
+			return m
+		}, mdns.RcodeNotImplemented},
+		{"update is notimp", func() *mdns.Msg {
+			m := dnstest.Msg("example.test.", mdns.TypeSOA)
+			m.Opcode = mdns.OpcodeUpdate
+			return m
+		}, mdns.RcodeNotImplemented},
 		{"no question is formerr", func() *mdns.Msg { m := dnstest.Msg("www.example.test.", mdns.TypeA); m.Question = nil; return m }, mdns.RcodeFormatError},
 		{"two questions is formerr", func() *mdns.Msg {
 			m := dnstest.Msg("www.example.test.", mdns.TypeA)

@@ -13,8 +13,18 @@ func FuzzRespond(f *testing.F) {
 		f.Add(q, false)
 	}
 	for _, q := range []*mdns.Msg{
-		func() *mdns.Msg { m := new(mdns.Msg); m.SetQuestion("big.example.test.", mdns.TypeTXT); m.SetEdns0(4096, true); return m }(),
-		func() *mdns.Msg { m := new(mdns.Msg); m.SetQuestion("id.server.", mdns.TypeTXT); m.Question[0].Qclass = mdns.ClassCHAOS; return m }(),
+		func() *mdns.Msg {
+			m := new(mdns.Msg)
+			m.SetQuestion("big.example.test.", mdns.TypeTXT)
+			m.SetEdns0(4096, true)
+			return m
+		}(),
+		func() *mdns.Msg {
+			m := new(mdns.Msg)
+			m.SetQuestion("id.server.", mdns.TypeTXT)
+			m.Question[0].Qclass = mdns.ClassCHAOS
+			return m
+		}(),
 		func() *mdns.Msg {
 			m := new(mdns.Msg)
 			m.SetQuestion("www.example.test.", mdns.TypeA)

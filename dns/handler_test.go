@@ -12,14 +12,14 @@ import (
 
 // answerCase is one query and the reply an authoritative server must give it.
 type answerCase struct {
-	name          string
-	qname         string
-	qtype         uint16
-	qclass        uint16 // default IN
-	rcode         int
-	aa            bool
-	answer, ns    []string // zone-file text; compared as sets
-	extra         []string // without the OPT
+	name       string
+	qname      string
+	qtype      uint16
+	qclass     uint16 // default IN
+	rcode      int
+	aa         bool
+	answer, ns []string // zone-file text; compared as sets
+	extra      []string // without the OPT
 }
 
 var soaNeg = "example.test. 60 IN SOA ns1.example.test. hostmaster.example.test. 2024010101 3600 600 604800 60"
