@@ -51,12 +51,3 @@ func (s *Set) Find(qname string) *Zone {
 		name = name[i:]
 	}
 }
-
-// Zones returns the origins served, for logs and listings.
-func (s *Set) Zones() []string {
-	out := make([]string, 0, len(s.byOrigin))
-	for o := range s.byOrigin {
-		out = append(out, o)
-	}
-	return out
-}
