@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
@@ -19,7 +20,7 @@ import (
 type Server struct {
 	h       *Handler
 	log     *slog.Logger
-	udp     []*net.UDPConn
+	udp     []*udpConn
 	tcp     []*net.TCPListener
 	sockets int
 }
@@ -37,20 +38,16 @@ func NewServer(h *Handler, log *slog.Logger, sockets int) *Server {
 func (s *Server) Listen(ctx context.Context, addrs []netip.AddrPort) error {
 	lc := net.ListenConfig{Control: socketOptions}
 	for _, a := range addrs {
-		first, err := lc.ListenPacket(ctx, "udp", a.String())
-		if err != nil {
-			s.Close()
-			return fmt.Errorf("listen udp %s: %w", a, err)
-		}
-		s.udp = append(s.udp, first.(*net.UDPConn))
-		a = first.LocalAddr().(*net.UDPAddr).AddrPort()
-		for range s.sockets - 1 {
-			pc, err := lc.ListenPacket(ctx, "udp", a.String())
+		for i := range s.sockets {
+			c, err := listenUDP(ctx, a)
 			if err != nil {
 				s.Close()
 				return fmt.Errorf("listen udp %s: %w", a, err)
 			}
-			s.udp = append(s.udp, pc.(*net.UDPConn))
+			s.udp = append(s.udp, c)
+			if i == 0 {
+				a = c.LocalAddr() // port 0: the rest share the port the first one got
+			}
 		}
 		ln, err := lc.Listen(ctx, "tcp", a.String())
 		if err != nil {
@@ -75,6 +72,10 @@ func (s *Server) Addrs() []netip.AddrPort {
 
 // Run serves until ctx is done, then closes the sockets and waits for in-flight TCP queries.
 func (s *Server) Run(ctx context.Context) error {
+	if udpReaderHoldsP {
+		addProcs(len(s.udp))
+		defer addProcs(-len(s.udp))
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	for _, c := range s.udp {
 		g.Go(func() error { return s.serveUDP(c) })
@@ -107,24 +108,37 @@ func (s *Server) Close() {
 // forwarding. Only SO_REUSEPORT is required; the rest are best effort.
 func socketOptions(network, address string, c syscall.RawConn) error {
 	var serr error
-	err := c.Control(func(fd uintptr) {
-		s := int(fd)
-		serr = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		switch network {
-		case "udp4":
-			if unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT) != nil {
-				_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
-			}
-			_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_TOS, iptosLowDelay)
-		case "udp6":
-			if unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT) != nil {
-				_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT)
-			}
-			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU, 1280)
-			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, iptosLowDelay)
-		}
-	})
+	err := c.Control(func(fd uintptr) { serr = setSocketOptions(int(fd), network) })
 	return errors.Join(err, serr)
+}
+
+func setSocketOptions(s int, network string) error {
+	err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	switch network {
+	case "udp4":
+		if unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_OMIT) != nil {
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
+		}
+		_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_TOS, iptosLowDelay)
+	case "udp6":
+		if unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_OMIT) != nil {
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT)
+		}
+		_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU, 1280)
+		_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, iptosLowDelay)
+	}
+	return err
+}
+
+// procsMu serialises addProcs: two servers in one process (tests) must not lose an update.
+var procsMu sync.Mutex
+
+// addProcs changes GOMAXPROCS by n: a UDP reader that sleeps in the kernel keeps its P, so each
+// one gets a P of its own on top of the ones the rest of the process already has.
+func addProcs(n int) {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)+n))
 }
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }

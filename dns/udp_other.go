@@ -2,10 +2,30 @@
 
 package dns
 
-import "net"
+import (
+	"context"
+	"net"
+	"net/netip"
+)
 
-// serveUDP is the portable loop: one datagram per system call.
-func (s *Server) serveUDP(c *net.UDPConn) error {
+// udpReaderHoldsP: readers here go through the netpoller and give their P back while they wait.
+const udpReaderHoldsP = false
+
+// udpConn is the portable socket: a net.UDPConn read one datagram per system call.
+type udpConn struct{ *net.UDPConn }
+
+func listenUDP(ctx context.Context, a netip.AddrPort) (*udpConn, error) {
+	lc := net.ListenConfig{Control: socketOptions}
+	pc, err := lc.ListenPacket(ctx, "udp", a.String())
+	if err != nil {
+		return nil, err
+	}
+	return &udpConn{pc.(*net.UDPConn)}, nil
+}
+
+func (u *udpConn) LocalAddr() netip.AddrPort { return u.UDPConn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func (s *Server) serveUDP(c *udpConn) error {
 	in := make([]byte, 4096)
 	out := make([]byte, 4096)
 	for {
