@@ -3,7 +3,7 @@
 #
 # Usage: bash test/bench/dns.sh [-s SECONDS] [-r ROUNDS] [-q QUERYFILE] [-b MERIDIAN_BINARY]
 #                               [-o OUTDIR] [-P "gdnsd meridian"]
-#   -s  seconds per dnsperf run (default 10)          -r  max-QPS rounds (default 3)
+#   -s  seconds per dnsperf run (default 10)          -r  rounds of max-QPS and of latency runs (default 3)
 #   -q  dnsperf query file (default queries/static-a.txt; also queries/mixed-static.txt)
 #   -b  Meridian binary (default: go build ./cmd/meridian into a temp dir)
 #   -o  directory for the raw dnsperf outputs and summary.tsv (default /tmp/meridian-bench.DATE)
