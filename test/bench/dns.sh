@@ -12,8 +12,8 @@
 # Method (same as ../shared/bench/dns): gdnsd on 127.0.0.1:5300, Meridian on 127.0.0.1:5310, each
 # warmed up for 2 s, then ROUNDS rounds alternating which server goes first of a max-QPS run
 # (dnsperf -c 4 -T 1 -q 100 -t 2, no -Q), recording the server's utime+stime from /proc/PID/stat;
-# then one `dnsperf -v` run per server at the same offered rate (-Q = half the lower of the two
-# median max QPS) for p50/p99. Prints per server the median qps, p99 and server CPU us per query,
+# then ROUNDS alternating rounds of one `dnsperf -v` run per server at the same offered rate (-Q = half
+# the lower of the two median max QPS) for p50/p99 (medians over the rounds). Prints per server the median qps, p99 and server CPU us per query,
 # and the ratios meridian/gdnsd. Loopback only; every run is time-bounded; only the processes
 # started here are stopped, by PID. Exits non-zero if a server does not answer.
 set -euo pipefail
