@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -174,5 +175,87 @@ func TestWildcardListenRejected(t *testing.T) {
 		if !errors.As(err, &probs) || len(probs) != 1 || !strings.Contains(probs[0].Msg, "wildcard addresses are not supported") || probs[0].Line != 2 {
 			t.Errorf("%s: err = %v, want one wildcard problem on line 2", addr, err)
 		}
+	}
+}
+
+func TestGSLBConfig(t *testing.T) {
+	cfg, err := Load("testdata/gslb.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Geo.Databases) != 1 || !strings.HasSuffix(cfg.Geo.Databases[0], "testdata/fake.mmdb") {
+		t.Errorf("geo databases = %v, want testdata/fake.mmdb resolved beside the config", cfg.Geo.Databases)
+	}
+	if got := len(cfg.Regions); got != 3 || cfg.Regions[0].Name != "ap" {
+		t.Fatalf("regions = %+v, want 3 sorted by name", cfg.Regions)
+	}
+	na := cfg.Regions[2]
+	if !na.HasCoords || na.Lat != 38.9 || na.Lon != -77.4 || strings.Join(na.Continents, ",") != "NA,SA" || na.Subdivisions[0] != "US-CA" {
+		t.Errorf("region na = %+v", na)
+	}
+	if eu := cfg.Regions[1]; eu.Countries[0] != "DE" || eu.Bias != 10 {
+		t.Errorf("region eu = %+v, want country upper-cased and bias 10", eu)
+	}
+	pools := map[string]Pool{}
+	for _, p := range cfg.Pools {
+		pools[p.Name] = p
+	}
+	if p := pools["na-web"]; len(p.Endpoints) != 3 || p.MinHealthy != 2 || p.Endpoints[1].Weight != 3 || p.Endpoints[0].Weight != 1 || !p.Endpoints[2].Addr.Is6() {
+		t.Errorf("pool na-web = %+v", p)
+	}
+	if p := pools["eu-web"]; len(p.Endpoints) != 2 || !p.Endpoints[0].Enabled || p.Endpoints[1].Enabled || p.MinHealthy != 1 {
+		t.Errorf("pool eu-web = %+v, want the second endpoint disabled and min_healthy 1", p)
+	}
+	svcs := cfg.Zones[0].Services
+	if len(svcs) != 3 {
+		t.Fatalf("services = %+v", svcs)
+	}
+	byName := map[string]Service{}
+	for _, s := range svcs {
+		byName[s.Name] = s
+	}
+	tests := []struct {
+		name string
+		want Service
+	}{
+		{"www.gslb.test.", Service{Policy: "geo", Select: "weighted", TTL: 20, Answers: 2, Fallback: "na-web", OnAllDown: "fallback", Tolerance: 0.05}},
+		{"gslb.test.", Service{Policy: "failover", Select: "weighted", TTL: 30, Answers: 1, OnAllDown: "all", Tolerance: 0.05}},
+		{"near.gslb.test.", Service{Policy: "proximity", Select: "hash", TTL: 30, Answers: 1, OnAllDown: "all", IgnoreECS: true, Tolerance: 0.1}},
+	}
+	for _, tc := range tests {
+		got, ok := byName[tc.name]
+		if !ok {
+			t.Errorf("no service %s", tc.name)
+			continue
+		}
+		got.Pools, got.Line, got.Name = nil, 0, ""
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("service %s = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	if p := byName["www.gslb.test."].Pools; strings.Join(p, ",") != "na-web,eu-web,ap-web" {
+		t.Errorf("www pools = %v, want configured order", p)
+	}
+}
+
+// TestGSLBProblems: every cross-reference and value problem of the GSLB tables, at once.
+func TestGSLBProblems(t *testing.T) {
+	_, err := Load("testdata/bad-gslb.toml")
+	if err == nil {
+		t.Fatal("bad-gslb.toml loaded")
+	}
+	got := err.Error()
+	golden := "testdata/bad-gslb.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got+"\n" != string(want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", got, want)
 	}
 }

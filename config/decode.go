@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -193,4 +195,61 @@ func (o *obj) Each(fn func(key string, sub *obj)) {
 		}
 		fn(k, &obj{d: o.d, t: v.table, path: o.child(k), pos: v.pos})
 	}
+}
+
+// Float reads a number (integer or float) within [lo, hi].
+func (o *obj) Float(key string, def, lo, hi float64) (float64, *value) {
+	v := o.get(key)
+	if v == nil {
+		return def, nil
+	}
+	var f float64
+	switch v.kind {
+	case kInteger:
+		f = float64(v.num)
+	case kFloat:
+		var err error
+		if f, err = strconv.ParseFloat(strings.ReplaceAll(v.str, "_", ""), 64); err != nil {
+			o.problem(v, key, "%q is not a number", v.str)
+			return def, nil
+		}
+	default:
+		o.wrongType(v, key, "a number")
+		return def, nil
+	}
+	if math.IsNaN(f) || f < lo || f > hi {
+		o.problem(v, key, "%g is out of range %g..%g", f, lo, hi)
+		return def, nil
+	}
+	return f, v
+}
+
+func (o *obj) Bool(key string, def bool) (bool, *value) {
+	v := o.get(key)
+	if v == nil {
+		return def, nil
+	}
+	if v.kind != kBool {
+		o.wrongType(v, key, "true or false")
+		return def, nil
+	}
+	return v.num == 1, v
+}
+
+// Word reads a string that must be one of words (case-insensitive); it returns it lower-case.
+func (o *obj) Word(key, def string, words ...string) (string, *value) {
+	s, v := o.String(key, def)
+	if v == nil {
+		return def, nil
+	}
+	s = strings.ToLower(s)
+	if !slices.Contains(words, s) {
+		msg := fmt.Sprintf("%q is not one of %s", s, strings.Join(words, ", "))
+		if g := suggest(s, words); g != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", g)
+		}
+		o.problem(v, key, "%s", msg)
+		return def, nil
+	}
+	return s, v
 }

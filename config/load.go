@@ -46,10 +46,14 @@ func Parse(file string, data []byte) (*Config, error) {
 	} else {
 		cfg.Server = decodeServer(&obj{d: d, t: newTable(), path: "server"}, file)
 	}
+	cfg.Geo = decodeGeo(top.Table("geo"), file)
+	cfg.Regions = decodeRegions(top.Table("regions"))
+	cfg.Pools = decodePools(top.Table("pools"), cfg.Regions)
+	g := newGSLB(cfg.Geo, cfg.Regions, cfg.Pools)
 	if zones := top.Table("zones"); zones != nil {
 		seen := map[string]int{}
 		zones.Each(func(key string, z *obj) {
-			zc, ok := decodeZone(z, key, cfg.LoadedAt)
+			zc, ok := decodeZone(z, key, cfg.LoadedAt, g)
 			if !ok {
 				return
 			}

@@ -15,6 +15,76 @@ type Config struct {
 	Server   Server
 	// Zones are sorted by Origin.
 	Zones []Zone
+	// Geo says where client locations come from.
+	Geo Geo
+	// Regions and Pools are sorted by Name; services refer to pools, pools to regions, by name.
+	Regions []Region
+	Pools   []Pool
+}
+
+// Geo is the [geo] table.
+type Geo struct {
+	// Databases are .mmdb files (absolute paths), layered: for each field the first that knows
+	// it wins. Empty: clients are never located, so geo/proximity services use their default order.
+	Databases []string
+	// Latency is a CSV file of measured RTTs (client,region,rtt_ms) for the latency policy, or "".
+	Latency string
+}
+
+// Region is one [regions.NAME] table: a place, and the geography it serves for the geo policy.
+type Region struct {
+	Name      string
+	Lat, Lon  float64
+	HasCoords bool
+	// Bias grows (positive) or shrinks (negative) the region for the proximity policy, -99..99.
+	Bias float64
+	// Continents ("EU"), Countries ("DE") and Subdivisions ("US-CA") it serves, upper case.
+	Continents, Countries, Subdivisions []string
+	Line                                int
+}
+
+// Pool is one [pools.NAME] table: the endpoints of one region.
+type Pool struct {
+	Name      string
+	Region    string
+	Endpoints []Endpoint
+	// MinHealthy: the pool takes traffic while at least this many endpoints are up. Default 1.
+	MinHealthy int
+	Line       int
+}
+
+// Endpoint is one address of a pool.
+type Endpoint struct {
+	Addr    netip.Addr
+	Weight  uint32 // 1..65535, default 1
+	Enabled bool   // default true
+	Line    int
+}
+
+// Service is one [zones."origin".services.NAME] table: a load-balanced name.
+type Service struct {
+	// Name is fully qualified and lower-case ("www.example.test.", or the origin for "@").
+	Name string
+	// Policy orders the pools: failover, geo, proximity or latency.
+	Policy string
+	// Select picks endpoints inside the chosen pool(s): weighted, random or hash.
+	Select string
+	// Pools in configured order (names).
+	Pools []string
+	// TTL of the A/AAAA answers, seconds. Default 30: it bounds how long clients keep a failed
+	// endpoint after it leaves the answers.
+	TTL uint32
+	// Answers is how many addresses to return, 1..8. Default 1.
+	Answers int
+	// Fallback pool for on_all_down = "fallback", or "".
+	Fallback string
+	// OnAllDown: all (fail open, default), fallback, nodata or servfail.
+	OnAllDown string
+	// IgnoreECS: locate clients by the query's source address even when it carries ECS.
+	IgnoreECS bool
+	// Tolerance: proximity/latency regions within this fraction of the best share load. Default 0.05.
+	Tolerance float64
+	Line      int
 }
 
 // Server is the [server] table: how this node listens and names itself.
@@ -48,6 +118,8 @@ type Zone struct {
 	NSTTL uint32
 	// Records are the static records, in file order.
 	Records []Record
+	// Services are the load-balanced names, sorted by Name.
+	Services []Service
 }
 
 // SOA holds the SOA fields; durations are in seconds.

@@ -14,7 +14,7 @@ import (
 var recordTypes = []string{"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "PTR", "NS"}
 
 // decodeZone reads one [zones."origin"] table.
-func decodeZone(o *obj, key string, loadedAt time.Time) (Zone, bool) {
+func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb) (Zone, bool) {
 	z := Zone{Origin: dns.Fqdn(strings.ToLower(key))}
 	valid := true
 	if _, ok := dns.IsDomainName(z.Origin); !ok || key == "" {
@@ -38,6 +38,8 @@ func decodeZone(o *obj, key string, loadedAt time.Time) (Zone, bool) {
 	z.NSTTL, _ = o.Seconds("ns_ttl", z.TTL)
 	z.SOA = decodeSOA(o, z, loadedAt)
 	z.Records = decodeRecords(o, z)
+	z.Services = decodeServices(o, z, g)
+	checkServices(o, z)
 	o.Done()
 	return z, valid
 }

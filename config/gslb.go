@@ -1,0 +1,191 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// The GSLB model: [geo], [regions.NAME] and [pools.NAME]. Services live in their zones
+// (service.go) and refer to pools by name.
+
+var (
+	continentCodes  = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
+	countryCode     = regexp.MustCompile(`^[A-Z]{2}$`)
+	subdivisionCode = regexp.MustCompile(`^[A-Z]{2}-[A-Z0-9]{1,3}$`)
+	poolName        = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$`)
+)
+
+func decodeGeo(o *obj, file string) Geo {
+	var g Geo
+	if o == nil {
+		return g
+	}
+	defer o.Done()
+	paths, vals, _ := o.Strings("databases")
+	for i, p := range paths {
+		p = resolvePath(p, file)
+		if _, err := os.Stat(p); err != nil {
+			o.problem(vals[i], fmt.Sprintf("databases[%d]", i), "cannot read %s: %v", p, unwrapPathError(err))
+			continue
+		}
+		g.Databases = append(g.Databases, p)
+	}
+	if lat, v := o.String("latency", ""); v != nil && lat != "" {
+		p := resolvePath(lat, file)
+		if _, err := os.Stat(p); err != nil {
+			o.problem(v, "latency", "cannot read %s: %v", p, unwrapPathError(err))
+		}
+		g.Latency = p
+	}
+	return g
+}
+
+// resolvePath makes p relative to the config file's directory.
+func resolvePath(p, file string) string {
+	if filepath.IsAbs(p) || file == DefaultSource {
+		return p
+	}
+	return filepath.Join(filepath.Dir(file), p)
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func decodeRegions(o *obj) []Region {
+	if o == nil {
+		return nil
+	}
+	var out []Region
+	o.Each(func(name string, ro *obj) {
+		defer ro.Done()
+		if !poolName.MatchString(name) {
+			ro.d.add(ro.pos, ro.path, fmt.Sprintf("%q is not a valid region name (lower-case letters, digits, - and _)", name))
+		}
+		r := Region{Name: name, Line: ro.pos.line}
+		lat, latv := ro.Float("lat", 0, -90, 90)
+		lon, lonv := ro.Float("lon", 0, -180, 180)
+		switch {
+		case latv != nil && lonv != nil:
+			r.Lat, r.Lon, r.HasCoords = lat, lon, true
+		case latv != nil:
+			ro.problem(latv, "lon", "is required with lat (give both coordinates or neither)")
+		case lonv != nil:
+			ro.problem(lonv, "lat", "is required with lon (give both coordinates or neither)")
+		}
+		r.Bias, _ = ro.Float("bias", 0, -99, 99)
+		r.Continents = codes(ro, "continents", func(s string) bool { return slices.Contains(continentCodes, s) },
+			"is not a continent code ("+strings.Join(continentCodes, ", ")+")")
+		r.Countries = codes(ro, "countries", countryCode.MatchString, "is not an ISO 3166-1 alpha-2 country code such as \"DE\"")
+		r.Subdivisions = codes(ro, "subdivisions", subdivisionCode.MatchString, "is not an ISO 3166-2 subdivision code such as \"US-CA\"")
+		out = append(out, r)
+	})
+	o.Done()
+	slices.SortFunc(out, func(a, b Region) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// codes reads an array of upper-cased codes, each checked by ok.
+func codes(o *obj, key string, ok func(string) bool, bad string) []string {
+	list, vals, _ := o.Strings(key)
+	var out []string
+	for i, c := range list {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		switch {
+		case !ok(c):
+			o.problem(vals[i], fmt.Sprintf("%s[%d]", key, i), "%q %s", list[i], bad)
+		case slices.Contains(out, c):
+			o.problem(vals[i], fmt.Sprintf("%s[%d]", key, i), "%s is listed twice", c)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func decodePools(o *obj, regions []Region) []Pool {
+	if o == nil {
+		return nil
+	}
+	var names []string
+	for _, r := range regions {
+		names = append(names, r.Name)
+	}
+	var out []Pool
+	o.Each(func(name string, po *obj) {
+		defer po.Done()
+		if !poolName.MatchString(name) {
+			po.d.add(po.pos, po.path, fmt.Sprintf("%q is not a valid pool name (lower-case letters, digits, - and _)", name))
+		}
+		p := Pool{Name: name, Line: po.pos.line}
+		region, rv := po.String("region", "")
+		switch {
+		case rv == nil:
+			po.problem(nil, "region", "is required: the region this pool is in")
+		case !slices.Contains(names, region):
+			po.problem(rv, "region", "%s", undefined("region", region, names))
+		default:
+			p.Region = region
+		}
+		for _, eo := range po.Tables("endpoints") {
+			if e, ok := decodeEndpoint(eo); ok {
+				if j := slices.IndexFunc(p.Endpoints, func(x Endpoint) bool { return x.Addr == e.Addr }); j >= 0 {
+					eo.problem(eo.t.m["address"], "address", "%s is already endpoint %d of this pool", e.Addr, j)
+					continue
+				}
+				p.Endpoints = append(p.Endpoints, e)
+			}
+		}
+		if len(p.Endpoints) == 0 && po.t.m["endpoints"] == nil {
+			po.problem(nil, "endpoints", "at least one endpoint is needed (e.g. endpoints = [{ address = \"192.0.2.1\" }])")
+		}
+		mh, mv := po.Int("min_healthy", 1, 1, 1<<16)
+		if mv != nil && len(p.Endpoints) > 0 && int(mh) > len(p.Endpoints) {
+			po.problem(mv, "min_healthy", "%d is more than the pool's endpoints (%d)", mh, len(p.Endpoints))
+		}
+		p.MinHealthy = int(mh)
+		out = append(out, p)
+	})
+	o.Done()
+	slices.SortFunc(out, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func decodeEndpoint(o *obj) (Endpoint, bool) {
+	defer o.Done()
+	e := Endpoint{Weight: 1, Enabled: true, Line: o.pos.line}
+	a, av := o.String("address", "")
+	w, _ := o.Int("weight", 1, 1, 65535)
+	e.Weight = uint32(w)
+	e.Enabled, _ = o.Bool("enabled", true)
+	if av == nil {
+		o.problem(nil, "address", "is required (an IPv4 or IPv6 address)")
+		return e, false
+	}
+	addr, err := netip.ParseAddr(a)
+	if err != nil || addr.Zone() != "" {
+		o.problem(av, "address", "%q is not an IPv4 or IPv6 address", a)
+		return e, false
+	}
+	e.Addr = addr.Unmap()
+	return e, true
+}
+
+// undefined says that name is not among the defined ones, with a suggestion.
+func undefined(what, name string, defined []string) string {
+	msg := fmt.Sprintf("%s %q is not defined", what, name)
+	if s := suggest(name, defined); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else if len(defined) > 0 {
+		msg += fmt.Sprintf(" (defined: %s)", strings.Join(defined, ", "))
+	}
+	return msg
+}
