@@ -2,6 +2,8 @@ package zone
 
 import (
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/config"
 )
 
 // Kind says what a lookup found; the server turns it into the rcode and the AA bit.
@@ -12,10 +14,11 @@ const (
 	NoData                 // the name exists, the type does not: SOA in Ns
 	NameError              // NXDOMAIN: SOA in Ns
 	Delegation             // referral: NS in Ns, glue in Extra, not authoritative
+	Service                // a load-balanced name's A/AAAA: Answer holds any CNAMEs leading to it
 )
 
 func (k Kind) String() string {
-	return [...]string{"success", "nodata", "nxdomain", "delegation"}[k]
+	return [...]string{"success", "nodata", "nxdomain", "delegation", "service"}[k]
 }
 
 // Result is the sections of an answer. The RRs are shared with the zone: callers copy before
@@ -23,6 +26,9 @@ func (k Kind) String() string {
 type Result struct {
 	Kind              Kind
 	Answer, Ns, Extra []dns.RR
+	// Service is set with Kind Service: the caller asks its policy for the addresses, owned by
+	// Service.Name, and answers NODATA (NegativeSOA) when the policy finds none.
+	Service *config.Service
 }
 
 // maxChain bounds CNAME chains followed inside the zone.
@@ -33,7 +39,7 @@ func (z *Zone) Lookup(qname string, qtype uint16) Result {
 	var res Result
 	for range maxChain {
 		r, target := z.lookupOne(qname, qtype)
-		res.Kind, res.Ns, res.Extra = r.Kind, r.Ns, r.Extra
+		res.Kind, res.Ns, res.Extra, res.Service = r.Kind, r.Ns, r.Extra, r.Service
 		res.Answer = append(res.Answer, r.Answer...)
 		if target == "" || !dns.IsSubDomain(z.Origin, target) {
 			break
@@ -59,6 +65,9 @@ func (z *Zone) lookupOne(qname string, qtype uint16) (res Result, target string)
 			return Result{Kind: NameError}, ""
 		}
 		n = z.nodes[owner]
+	}
+	if n.service != nil && (qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeANY) {
+		return Result{Kind: Service, Service: n.service}, "" // ANY: the A answer (RFC 8482)
 	}
 	if cname := n.rrsets[dns.TypeCNAME]; len(cname) > 0 && qtype != dns.TypeCNAME {
 		rr := synth(cname[0], owner, qname)
@@ -152,6 +161,9 @@ func (z *Zone) addresses(name string) []dns.RR {
 	out := append([]dns.RR(nil), n.rrsets[dns.TypeA]...)
 	return append(out, n.rrsets[dns.TypeAAAA]...)
 }
+
+// NegativeSOA is the SOA for a negative answer's authority section, with the RFC 2308 TTL.
+func (z *Zone) NegativeSOA() dns.RR { return z.negativeSOA() }
 
 func (z *Zone) negativeSOA() dns.RR {
 	soa := dns.Copy(z.SOA)

@@ -41,6 +41,24 @@ name = "b.a"
 type = "A"
 data = "192.0.2.54"
 
+[[zones."example.test".records]]
+name = "lb"
+type = "TXT"
+data = "a service name may hold other types"
+[[zones."example.test".records]]
+name = "alias"
+type = "CNAME"
+data = "lb"
+[zones."example.test".services.lb]
+pools = ["p"]
+[zones."example.test".services."deep.svc"]
+pools = ["p"]
+
+[regions.r]
+[pools.p]
+region = "r"
+endpoints = [{ address = "192.0.2.80" }]
+
 [zones."child.example.test"]
 ns = ["ns1.example.test."]
 [[zones."child.example.test".records]]
@@ -104,6 +122,14 @@ func TestLookup(t *testing.T) {
 		{"ds at the cut is ours", "a.example.test.", dns.TypeDS, NoData, 0, nil},
 		{"any at an empty non-terminal is nodata", "w.example.test.", dns.TypeANY, NoData, 0, nil},
 		{"nxdomain", "zz.example.test.", dns.TypeA, NameError, 0, nil},
+		{"service answers a", "lb.example.test.", dns.TypeA, Service, 0, nil},
+		{"service answers aaaa", "lb.example.test.", dns.TypeAAAA, Service, 0, nil},
+		{"any at a service is its a answer", "lb.example.test.", dns.TypeANY, Service, 0, nil},
+		{"other types at a service name are static", "lb.example.test.", dns.TypeTXT, Success, 1, nil},
+		{"missing types at a service name are nodata", "lb.example.test.", dns.TypeMX, NoData, 0, nil},
+		{"cname to a service keeps the cname", "alias.example.test.", dns.TypeA, Service, 1, []string{"alias.example.test."}},
+		{"a service's parent is an empty non-terminal", "svc.example.test.", dns.TypeA, NoData, 0, nil},
+		{"below a service is nxdomain", "x.lb.example.test.", dns.TypeA, NameError, 0, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +145,9 @@ func TestLookup(t *testing.T) {
 				if !slices.Equal(got, tc.owners) {
 					t.Errorf("owners = %v, want %v", got, tc.owners)
 				}
+			}
+			if res.Kind == Service && (res.Service == nil || res.Service.Name != "lb.example.test." && tc.qname != "deep.svc.example.test.") {
+				t.Errorf("service = %+v, want lb.example.test.", res.Service)
 			}
 			if res.Kind == Delegation {
 				if len(res.Ns) != 1 || res.Ns[0].(*dns.NS).Ns != "ns.a.example.test." || len(res.Extra) != 1 {

@@ -22,6 +22,7 @@ type Zone struct {
 
 // node is everything at one owner name. A node with no rrsets is an empty non-terminal.
 type node struct {
+	service    *config.Service // a load-balanced name: its A/AAAA answers come from a policy
 	rrsets     map[uint16][]dns.RR
 	types      []uint16 // present types in ascending order, for ANY
 	delegation bool     // NS below the apex: a zone cut
@@ -54,6 +55,10 @@ func newZone(c *config.Zone) (*Zone, error) {
 		rr.Header().Name = strings.ToLower(rr.Header().Name)
 		z.add(rr)
 	}
+	for i := range c.Services {
+		svc := &c.Services[i]
+		z.node(svc.Name).service = svc
+	}
 	for name, n := range z.nodes {
 		n.delegation = name != z.Origin && len(n.rrsets[dns.TypeNS]) > 0
 		for t := range n.rrsets {
@@ -67,19 +72,24 @@ func newZone(c *config.Zone) (*Zone, error) {
 // add files rr under its owner and makes sure every name between it and the apex exists,
 // so empty non-terminals answer NODATA rather than NXDOMAIN (RFC 8020).
 func (z *Zone) add(rr dns.RR) {
-	name := rr.Header().Name
+	n := z.node(rr.Header().Name)
+	t := rr.Header().Rrtype
+	n.rrsets[t] = append(n.rrsets[t], rr)
+}
+
+// node returns the node at name, creating it and every missing name up to the apex.
+func (z *Zone) node(name string) *node {
 	n := z.nodes[name]
 	if n == nil {
 		n = &node{rrsets: map[uint16][]dns.RR{}}
 		z.nodes[name] = n
 	}
-	t := rr.Header().Rrtype
-	n.rrsets[t] = append(n.rrsets[t], rr)
 	for p := parent(name, z.Origin); p != ""; p = parent(p, z.Origin) {
 		if _, ok := z.nodes[p]; !ok {
 			z.nodes[p] = &node{rrsets: map[uint16][]dns.RR{}}
 		}
 	}
+	return n
 }
 
 // parent returns the name one label up, or "" once name is the origin.
