@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/dns/zone"
 )
 
@@ -36,7 +37,7 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 		h.count(outcome{zone: "none"}, dns.RcodeFormatError, proto, start)
 		return resp
 	}
-	resp, oc := s.build(&m, proto)
+	resp, oc := s.build(&m, proto, src.Addr(), nil)
 	truncated := false
 	if proto == UDP {
 		truncated = truncate(resp, replyLimit(proto, m.IsEdns0() != nil, udpSize(&m), s.ednsMax))
@@ -80,8 +81,9 @@ func (h *Handler) count(oc outcome, rcode int, proto Proto, start time.Time) *en
 	return e
 }
 
-// build turns a parsed query into the reply message, following DESIGN.md's DNS contract.
-func (s *snapshot) build(m *dns.Msg, proto Proto) (*dns.Msg, outcome) {
+// build turns a parsed query into the reply message, following DESIGN.md's DNS contract. With
+// ex non-nil, a policy decision is made with its explanation and copied into *ex.
+func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) (*dns.Msg, outcome) {
 	oc := outcome{zone: "none"}
 	resp := new(dns.Msg)
 	resp.SetReply(m)
@@ -106,7 +108,9 @@ func (s *snapshot) build(m *dns.Msg, proto Proto) (*dns.Msg, outcome) {
 	oc.cacheable = opt == nil || len(opt.Option) == 0
 	switch q.Qclass {
 	case dns.ClassINET:
-		oc.zone = s.answerIN(resp, q.Name, q.Qtype)
+		var service bool
+		oc.zone, service = s.answerIN(resp, q.Name, q.Qtype, src, clientSubnet(opt), ex)
+		oc.cacheable = oc.cacheable && !service
 	case dns.ClassCHAOS:
 		s.answerCH(resp, q.Name, q.Qtype)
 	default:
@@ -115,24 +119,29 @@ func (s *snapshot) build(m *dns.Msg, proto Proto) (*dns.Msg, outcome) {
 	return resp, oc
 }
 
-// answerIN fills resp from our zones and returns the zone label.
-func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16) string {
+// answerIN fills resp from our zones and returns the zone label, and whether the answer came
+// from a policy (and so may differ per client and per query).
+func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip.Addr, ecs ecsInfo, ex *decision) (string, bool) {
 	switch qtype {
 	case dns.TypeOPT:
 		resp.Rcode = dns.RcodeFormatError
-		return "none"
+		return "none", false
 	case dns.TypeAXFR, dns.TypeIXFR:
 		resp.Rcode = dns.RcodeRefused // zone transfers are not offered
-		return "none"
+		return "none", false
 	}
 	z := s.zones.Find(qname)
 	if z == nil {
 		resp.Rcode = dns.RcodeRefused
-		return "none"
+		return "none", false
 	}
 	res := z.Lookup(qname, qtype)
 	resp.Answer, resp.Ns = res.Answer, res.Ns
 	resp.Extra = append(res.Extra, resp.Extra...) // keep our OPT last
+	if res.Kind == zone.Service {
+		s.answerService(resp, z, res.Service.Name, qtype, src, ecs, ex)
+		return z.Origin, true
+	}
 	switch res.Kind {
 	case zone.NameError:
 		resp.Rcode = dns.RcodeNameError
@@ -142,7 +151,46 @@ func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16) string {
 	default:
 		resp.Authoritative = true
 	}
-	return z.Origin
+	return z.Origin, false
+}
+
+// answerService appends the addresses the service's policy picks for this client.
+func (s *snapshot) answerService(resp *dns.Msg, z *zone.Zone, name string, qtype uint16, src netip.Addr, ecs ecsInfo, ex *decision) {
+	resp.Authoritative = true
+	svc := s.services[name]
+	if svc == nil { // cannot happen: services are built from the same config as the zones
+		resp.Rcode = dns.RcodeServerFailure
+		return
+	}
+	family := 4
+	if qtype == dns.TypeAAAA {
+		family = 6
+	}
+	d := s.decide(svc, family, src, ecs, ex != nil)
+	if ex != nil {
+		*ex = d
+		ex.svc = svc
+	} else {
+		svc.decisions[d.Outcome].Inc()
+	}
+	switch d.Outcome {
+	case policy.Answer:
+		for _, a := range d.Addrs {
+			hdr := dns.RR_Header{Name: svc.name, Class: dns.ClassINET, Ttl: svc.ttl}
+			if a.Is4() {
+				hdr.Rrtype = dns.TypeA
+				resp.Answer = append(resp.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
+			} else {
+				hdr.Rrtype = dns.TypeAAAA
+				resp.Answer = append(resp.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+			}
+		}
+	case policy.NoData:
+		resp.Ns = append(resp.Ns, z.NegativeSOA())
+	case policy.ServFail:
+		resp.Rcode = dns.RcodeServerFailure
+	}
+	setScope(resp, d.scope)
 }
 
 // answerCH answers the CHAOS-class identity queries operators use to tell nodes apart.

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"net"
+	"net/netip"
 
 	"github.com/miekg/dns"
 )
@@ -73,6 +74,47 @@ func validECS(e *dns.EDNS0_SUBNET) bool {
 		return false
 	}
 	return ip.Equal(ip.Mask(net.CIDRMask(int(e.SourceNetmask), bits)))
+}
+
+// clientSubnet is the query's ECS option as a prefix (already checked by validECS).
+func clientSubnet(opt *dns.OPT) ecsInfo {
+	if opt == nil {
+		return ecsInfo{}
+	}
+	for _, o := range opt.Option {
+		e, ok := o.(*dns.EDNS0_SUBNET)
+		if !ok {
+			continue
+		}
+		var a netip.Addr
+		switch e.Family {
+		case 1:
+			a, ok = netip.AddrFromSlice(e.Address.To4())
+		case 2:
+			a, ok = netip.AddrFromSlice(e.Address.To16())
+		default:
+			return ecsInfo{}
+		}
+		if !ok {
+			return ecsInfo{}
+		}
+		p, err := a.Prefix(int(e.SourceNetmask))
+		return ecsInfo{prefix: p, ok: err == nil && e.SourceNetmask > 0}
+	}
+	return ecsInfo{}
+}
+
+// setScope sets the scope prefix length of the ECS option echoed in resp, if any.
+func setScope(resp *dns.Msg, bits uint8) {
+	opt := resp.IsEdns0()
+	if opt == nil {
+		return
+	}
+	for _, o := range opt.Option {
+		if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+			e.SourceScope = bits
+		}
+	}
 }
 
 func udpSize(m *dns.Msg) uint16 {

@@ -1,17 +1,22 @@
 package dns
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/dns/zone"
+	"github.com/meridian-gslb/meridian/geo"
 )
 
 // Proto is the transport a query came in on.
@@ -34,6 +39,11 @@ type Handler struct {
 	snap    atomic.Pointer[snapshot]
 	log     *slog.Logger
 	metrics *metrics
+
+	mu         sync.Mutex // serialises Reload
+	geoDB      *geo.DB
+	geoPaths   []string
+	geoChanged chan struct{} // tells WatchGeo to watch the new database
 }
 
 // snapshot is everything one config gives the query path. Immutable but for its cache.
@@ -45,11 +55,15 @@ type snapshot struct {
 	ednsMax uint16
 	cache   *cache
 	loaded  time.Time
+	// services by owner name; geo and latency locate clients for them (either may be nil).
+	services map[string]*service
+	geo      Locator
+	latency  *policy.LatencyTable
 }
 
 // NewHandler builds a handler serving cfg. Metrics register on reg.
 func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
-	h := &Handler{log: log.With("component", "dns")}
+	h := &Handler{log: log.With("component", "dns"), geoChanged: make(chan struct{}, 1)}
 	h.metrics = newMetrics(reg, func() float64 { return float64(h.snap.Load().cache.len()) })
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
@@ -58,22 +72,95 @@ func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer)
 }
 
 // Reload builds a snapshot from cfg and swaps it in atomically; queries in flight finish on the
-// old one.
+// old one. The GeoIP databases are reopened when the config names other files, and re-read
+// when it names the same ones (SIGHUP picks up a new database).
 func (h *Handler) Reload(cfg *config.Config) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	zs, err := zone.New(cfg.Zones)
 	if err != nil {
 		return fmt.Errorf("build zones: %w", err)
 	}
-	h.snap.Store(&snapshot{
-		zones:   zs,
-		node:    cfg.Server.Node,
-		nsid:    hex.EncodeToString([]byte(cfg.Server.Node)),
-		version: cfg.Server.Version,
-		ednsMax: cfg.Server.EDNSBuffer,
-		cache:   newCache(),
-		loaded:  cfg.LoadedAt,
-	})
+	services, err := buildServices(cfg, h.metrics)
+	if err != nil {
+		return err
+	}
+	var latency *policy.LatencyTable
+	if cfg.Geo.Latency != "" {
+		if latency, err = policy.LoadLatency(cfg.Geo.Latency); err != nil {
+			return fmt.Errorf("latency table: %w", err)
+		}
+	}
+	db := h.geoDB
+	switch {
+	case len(cfg.Geo.Databases) == 0:
+		db = nil
+	case db != nil && slices.Equal(cfg.Geo.Databases, h.geoPaths):
+		if err := db.Reload(); err != nil {
+			h.log.Warn("geo databases not reloaded; the loaded data keeps serving", "err", err)
+		}
+	default:
+		if db, err = geo.Open(cfg.Geo.Databases, geo.Options{}); err != nil {
+			return fmt.Errorf("geo databases: %w", err)
+		}
+		for _, line := range db.Describe() {
+			h.log.Info("geo database", "db", line)
+		}
+	}
+	s := &snapshot{
+		zones:    zs,
+		node:     cfg.Server.Node,
+		nsid:     hex.EncodeToString([]byte(cfg.Server.Node)),
+		version:  cfg.Server.Version,
+		ednsMax:  cfg.Server.EDNSBuffer,
+		cache:    newCache(),
+		loaded:   cfg.LoadedAt,
+		services: services,
+		latency:  latency,
+	}
+	if db != nil {
+		s.geo = db
+	}
+	h.snap.Store(s)
+	if db != h.geoDB {
+		old := h.geoDB
+		h.geoDB, h.geoPaths = db, cfg.Geo.Databases
+		if old != nil {
+			_ = old.Close() // in memory: queries still on the old snapshot keep their data
+		}
+		select {
+		case h.geoChanged <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// WatchGeo re-reads the GeoIP databases when their files change, checking every interval,
+// until ctx is done. A database that fails to load is logged and the old data keeps serving.
+func (h *Handler) WatchGeo(ctx context.Context, every time.Duration) {
+	for {
+		h.mu.Lock()
+		db := h.geoDB
+		h.mu.Unlock()
+		wctx, cancel := context.WithCancel(ctx)
+		if db != nil {
+			go db.Watch(wctx, every, func(err error) {
+				if err != nil {
+					h.log.Warn("geo database changed but did not load; the old data keeps serving", "err", err)
+					return
+				}
+				h.log.Info("geo database reloaded")
+			})
+		}
+		select {
+		case <-ctx.Done():
+			cancel()
+			return
+		case <-h.geoChanged:
+			cancel()
+		}
+	}
 }
 
 // Respond returns the reply to the raw query req, or nil when nothing should be sent. out is

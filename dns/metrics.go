@@ -14,6 +14,7 @@ type metrics struct {
 	truncated prometheus.Counter       // meridian_dns_truncated_responses_total
 	dropped   *prometheus.CounterVec   // meridian_dns_dropped_packets_total{reason}
 	cached    prometheus.GaugeFunc     // meridian_dns_prepared_answers
+	decisions *prometheus.CounterVec   // meridian_policy_decisions_total{service,policy,outcome}
 }
 
 func newMetrics(reg prometheus.Registerer, cacheLen func() float64) *metrics {
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer, cacheLen func() float64) *metrics {
 			Namespace: "meridian", Subsystem: "dns", Name: "prepared_answers",
 			Help: "Replies prepared for the fast path in the current snapshot.",
 		}, cacheLen),
+		decisions: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "meridian", Subsystem: "policy", Name: "decisions_total",
+			Help: "Answers chosen for load-balanced names, by service, policy and outcome (answer, nodata, servfail).",
+		}, []string{"service", "policy", "outcome"}),
 	}
 }
 

@@ -1,0 +1,227 @@
+package policy
+
+import "fmt"
+
+// Decide picks what to answer for one query: filter → order → walk → select, and the all-down
+// rule when no pool is eligible (see the package doc). It only reads the Service, so any
+// number of goroutines may decide over the same Service as long as nobody modifies it.
+func Decide(r Request) Decision {
+	d := decider{r: r}
+	dec := d.decide()
+	dec.Steps = d.steps
+	return dec
+}
+
+// decider carries one decision's request and, with Explain, its steps.
+type decider struct {
+	r     Request
+	steps []string
+}
+
+// Stack room for the usual service; larger ones spill to the heap.
+const (
+	stackPools = 8
+	stackCands = 16
+)
+
+func (d *decider) decide() Decision {
+	svc, fam := d.r.Service, d.r.Family
+	if svc == nil {
+		d.stepf("no service → servfail")
+		return Decision{Outcome: ServFail}
+	}
+	if d.r.Explain {
+		d.stepf("service %s: IPv%d, order %s, select %s, answers %d, on_all_down=%s",
+			svc.Name, fam, svc.Order, svc.Select, answers(svc), svc.OnAllDown)
+	}
+	var pbuf [stackPools]ranked
+	ps := d.filter(pbuf[:0])
+	if len(ps) == 0 {
+		if d.r.Explain {
+			d.stepf("no pool has an enabled IPv%d endpoint → nodata", fam)
+		}
+		return Decision{Outcome: NoData}
+	}
+
+	dec := Decision{Depends: depends(svc)}
+	var subnet uint64
+	if svc.Select == Hash {
+		subnet, dec.SubnetBits = subnetHash(d.r.Client.Addr)
+	}
+	d.order(ps)
+
+	var cbuf [stackCands]cand
+	c := d.walk(ps, cbuf[:0])
+	if len(c) == 0 {
+		c, dec.Outcome = d.allDown(ps, c)
+		if dec.Outcome != Answer {
+			return dec
+		}
+	}
+	k := min(answers(svc), len(c))
+	pick(svc.Select, c, k, subnet)
+	dec.Addrs, dec.Pools = collect(c[:k])
+	if d.r.Explain {
+		d.stepf("%s", selectStep(svc.Select, len(c), d.r.Client.Addr, dec))
+	}
+	return dec
+}
+
+// filter keeps the pools with at least one enabled endpoint of the family, in configured order.
+func (d *decider) filter(ps []ranked) []ranked {
+	for _, p := range d.r.Service.Pools {
+		if p == nil {
+			continue
+		}
+		n := 0
+		for i := range p.Endpoints {
+			if usable(&p.Endpoints[i], d.r.Family) {
+				n++
+			}
+		}
+		if n == 0 {
+			if d.r.Explain {
+				d.stepf("pool %s: no enabled IPv%d endpoint, skipped", p.Name, d.r.Family)
+			}
+			continue
+		}
+		ps = append(ps, ranked{pool: p, n: n})
+	}
+	return ps
+}
+
+// order sorts ps into tiers by the service's Order.
+func (d *decider) order(ps []ranked) {
+	svc, c := d.r.Service, d.r.Client
+	tol := svc.Tolerance
+	if tol == 0 {
+		tol = defaultTolerance
+	}
+	tol = max(tol, 0)
+	switch svc.Order {
+	case Geo:
+		level, code := orderGeo(c, ps)
+		if d.r.Explain {
+			d.stepf("order geo: %s → %s", geoMatch(c, level, code), tiersString(ps))
+		}
+	case Proximity:
+		located := orderProximity(c.Loc, ps, tol)
+		if d.r.Explain {
+			d.stepf("order proximity: %s → %s", proximityFrom(c.Loc, located, tol), tiersString(ps))
+		}
+	case Latency:
+		measured := orderLatency(c, d.r.Latency, ps, tol)
+		if d.r.Explain {
+			d.stepf("order latency: %s → %s", latencyFrom(c.Loc, measured, len(ps), tol), tiersString(ps))
+		}
+	default:
+		orderFailover(ps)
+		if d.r.Explain {
+			d.stepf("order failover: configured order → %s", tiersString(ps))
+		}
+	}
+}
+
+// walk returns the serving endpoints of the eligible pools of the first tier that has any.
+func (d *decider) walk(ps []ranked, c []cand) []cand {
+	fam, hv := d.r.Family, d.r.Health
+	for i := 0; i < len(ps); {
+		j := i
+		for j < len(ps) && ps[j].tier == ps[i].tier {
+			j++
+		}
+		for _, rp := range ps[i:j] {
+			p, start := rp.pool, len(c)
+			for e := range p.Endpoints {
+				ep := &p.Endpoints[e]
+				if usable(ep, fam) && (hv == nil || hv.State(ep.ID).Serving()) {
+					c = append(c, cand{ep: ep, pool: p})
+				}
+			}
+			need := min(max(p.MinHealthy, 1), rp.n)
+			serving := len(c) - start
+			if d.r.Explain {
+				d.stepf("pool %s: %d/%d serving (min %d) %s", p.Name, serving, rp.n, need,
+					eligible(serving >= need))
+			}
+			if serving < need {
+				c = c[:start]
+			}
+		}
+		if len(c) > 0 {
+			return c
+		}
+		i = j
+	}
+	return c
+}
+
+// allDown applies the service's OnAllDown when no tier has an eligible pool. It is off the
+// usual path, so it explains without guarding.
+func (d *decider) allDown(ps []ranked, c []cand) ([]cand, Outcome) {
+	svc, fam := d.r.Service, d.r.Family
+	how := svc.OnAllDown.String()
+	switch svc.OnAllDown {
+	case FailNoData:
+		d.stepf("all pools down: on_all_down=%s → nodata", how)
+		return c, NoData
+	case FailServFail:
+		d.stepf("all pools down: on_all_down=%s → servfail", how)
+		return c, ServFail
+	case UseFallback:
+		fb := svc.Fallback
+		if fb == nil {
+			how += " but no fallback pool"
+			break
+		}
+		if c = appendEnabled(c, fb, fam); len(c) > 0 {
+			d.stepf("all pools down: on_all_down=%s → fallback %s, ignoring health", how, fb.Name)
+			return c, Answer
+		}
+		how += " but fallback " + fb.Name + " has no enabled IPv" + string('0'+byte(fam)) + " endpoint"
+	}
+	first := ps[0].pool
+	d.stepf("all pools down: on_all_down=%s → fail open over %s, ignoring health", how, first.Name)
+	return appendEnabled(c, first, fam), Answer
+}
+
+// appendEnabled appends p's enabled endpoints of the family, whatever their health.
+func appendEnabled(c []cand, p *Pool, fam int) []cand {
+	for e := range p.Endpoints {
+		if ep := &p.Endpoints[e]; usable(ep, fam) {
+			c = append(c, cand{ep: ep, pool: p})
+		}
+	}
+	return c
+}
+
+// usable reports whether e is enabled and of the family (4 or 6; IPv4-mapped counts as 4).
+func usable(e *Endpoint, fam int) bool {
+	if !e.Enabled {
+		return false
+	}
+	a := e.Addr.Unmap()
+	return (fam == 4 && a.Is4()) || (fam == 6 && a.Is6())
+}
+
+// answers is the service's answer count, within 1..maxAnswers.
+func answers(s *Service) int { return min(max(s.Answers, 1), maxAnswers) }
+
+// depends is what a service's answers vary with (see the package doc).
+func depends(s *Service) Depends {
+	switch {
+	case s.Order != Failover:
+		return OnLocation
+	case s.Select == Hash:
+		return OnSubnet
+	}
+	return Nothing
+}
+
+// stepf records a step when explaining. Callers on the answer path guard it with
+// r.Explain so that formatting arguments are never built otherwise.
+func (d *decider) stepf(format string, args ...any) {
+	if d.r.Explain {
+		d.steps = append(d.steps, fmt.Sprintf(format, args...))
+	}
+}

@@ -1,0 +1,98 @@
+package policy
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/meridian-gslb/meridian/health"
+)
+
+// Region is a named place that pools live in.
+type Region struct {
+	Name      string
+	Lat, Lon  float64
+	HasCoords bool
+	// Bias (-99..99) scales proximity distances to this region, Route 53 geoproximity style:
+	// biased distance = distance × (1 − Bias/100). A positive bias attracts clients.
+	Bias         float64
+	Continents   []string // "EU"; codes upper case
+	Countries    []string // "DE"
+	Subdivisions []string // "US-CA"
+}
+
+// Endpoint is one address a service can answer.
+type Endpoint struct {
+	ID      string     // unique, e.g. "pool/addr"; the key for HealthView
+	Addr    netip.Addr // v4 or v6
+	Weight  uint32     // >= 1
+	Enabled bool       // false: never answered, not even when failing open
+}
+
+// Pool is the endpoints of one region for one service.
+type Pool struct {
+	Name      string
+	Region    *Region
+	Endpoints []Endpoint
+	// MinHealthy (>= 1): the pool is eligible while at least min(MinHealthy, its enabled
+	// endpoints of the family) are serving.
+	MinHealthy int
+}
+
+// Service is one load-balanced name.
+type Service struct {
+	Name      string
+	Order     Order
+	Select    Select
+	Pools     []*Pool // configured order
+	Answers   int     // addresses to return, 1..8; fewer when fewer are up
+	Fallback  *Pool   // may be nil
+	OnAllDown AllDown
+	// Tolerance: with Proximity and Latency, pools within this fraction of a tier's best
+	// distance or RTT share the tier. 0 means 0.05.
+	Tolerance float64
+}
+
+// Location is where the geo database puts a client.
+type Location struct {
+	Continent, Country, Subdivision string // "EU", "DE", "DE-BE"
+	Lat, Lon                        float64
+	HasCoords                       bool
+}
+
+// Client is whom a decision is for.
+type Client struct {
+	Addr    netip.Addr // the ECS address, or the socket's
+	Loc     Location
+	Located bool // Loc came from a database hit
+}
+
+// HealthView is all a decision needs from health state.
+type HealthView interface {
+	State(endpointID string) health.State
+}
+
+// LatencySource gives the measured round-trip time from a client to a region, when known.
+// *LatencyTable is one.
+type LatencySource interface {
+	RTT(c Client, region string) (time.Duration, bool)
+}
+
+// Request is the input of one decision.
+type Request struct {
+	Service *Service
+	Client  Client
+	Family  int           // 4 for A, 6 for AAAA: only endpoints of that family count
+	Health  HealthView    // nil: everything Unknown, so serving
+	Latency LatencySource // may be nil
+	Explain bool          // fill Decision.Steps
+}
+
+// Decision is what to answer.
+type Decision struct {
+	Outcome    Outcome
+	Addrs      []netip.Addr
+	Pools      []string // the pools the addresses came from, in order of first address
+	Depends    Depends
+	SubnetBits int      // with Select Hash: 24 for IPv4 clients, 56 for IPv6
+	Steps      []string // only with Request.Explain
+}
