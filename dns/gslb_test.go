@@ -1,0 +1,305 @@
+package dns_test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/dns/dnstest"
+	"github.com/meridian-gslb/meridian/geo/geotest"
+)
+
+// gslbTOML serves services of each kind over three regional pools; %s is the GeoIP database.
+const gslbTOML = `
+[server]
+node = "gslb-test"
+[geo]
+databases = [%q]
+
+[regions.na]
+lat = 38.9
+lon = -77.4
+continents = ["NA", "SA"]
+[regions.eu]
+lat = 50.1
+lon = 8.7
+continents = ["EU", "AF"]
+[regions.ap]
+lat = 1.35
+lon = 103.8
+continents = ["AS", "OC"]
+
+[pools.na]
+region = "na"
+endpoints = [{ address = "127.0.1.1" }, { address = "127.0.1.2" }, { address = "2001:db8:1::1" }]
+[pools.eu]
+region = "eu"
+endpoints = [{ address = "127.0.2.1" }, { address = "127.0.2.2" }]
+[pools.ap]
+region = "ap"
+endpoints = [{ address = "127.0.3.1" }, { address = "127.0.3.2" }]
+[pools.dark]
+region = "eu"
+endpoints = [{ address = "127.0.9.1", enabled = false }]
+
+[zones."gslb.test"]
+ns = ["ns1"]
+[zones."gslb.test".soa]
+serial = 1
+[[zones."gslb.test".records]]
+name = "ns1"
+type = "A"
+data = "127.0.0.1"
+
+[zones."gslb.test".services.geo]
+policy = "geo"
+pools = ["na", "eu", "ap"]
+answers = 2
+ttl = "20s"
+[zones."gslb.test".services.noecs]
+policy = "geo"
+pools = ["na", "eu", "ap"]
+answers = 2
+ignore_ecs = true
+[zones."gslb.test".services.fo]
+policy = "failover"
+pools = ["eu", "na"]
+answers = 2
+[zones."gslb.test".services.hash]
+policy = "hash"
+pools = ["na"]
+[zones."gslb.test".services.weighted]
+policy = "weighted"
+pools = ["na"]
+[zones."gslb.test".services.dark]
+pools = ["dark"]
+[zones."gslb.test".services.alias-target]
+pools = ["eu"]
+answers = 2
+[[zones."gslb.test".records]]
+name = "alias"
+type = "CNAME"
+data = "alias-target"
+`
+
+// startGSLB serves gslbTOML with a GeoIP fixture: 81.2.64.0/20 in Europe, 8.8.8.0/24 in North
+// America, 1.0.16.0/20 in Asia, 2001:4860::/32 in North America.
+func startGSLB(t *testing.T) (netip.AddrPort, *prometheus.Registry, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "city.mmdb")
+	geotest.WriteCity(t, db, []geotest.Net{
+		{CIDR: "81.2.64.0/20", Continent: "EU", Country: "GB", Lat: 51.5, Lon: -0.1},
+		{CIDR: "8.8.8.0/24", Continent: "NA", Country: "US", Lat: 37.75, Lon: -97.8},
+		{CIDR: "1.0.16.0/20", Continent: "AS", Country: "JP", Lat: 35.69, Lon: 139.69},
+		{CIDR: "2001:4860::/32", Continent: "NA", Country: "US", Lat: 37.75, Lon: -97.8},
+	})
+	path := filepath.Join(dir, "gslb.toml")
+	if err := os.WriteFile(path, fmt.Appendf(nil, gslbTOML, db), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	return dnstest.Start(t, dnstest.Handler(t, path, reg), "127.0.0.1"), reg, path
+}
+
+// ecsQuery asks qname/qtype with an EDNS Client Subnet option for subnet ("" for none).
+func ecsQuery(t *testing.T, qname string, qtype uint16, subnet string) *mdns.Msg {
+	t.Helper()
+	m := dnstest.Msg(qname, qtype)
+	m.SetEdns0(1232, false)
+	if subnet != "" {
+		p := netip.MustParsePrefix(subnet)
+		family := uint16(1)
+		if p.Addr().Is6() {
+			family = 2
+		}
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: family,
+			SourceNetmask: uint8(p.Bits()), Address: net.IP(p.Addr().AsSlice())})
+	}
+	return m
+}
+
+func answerAddrs(m *mdns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		switch v := rr.(type) {
+		case *mdns.A:
+			out = append(out, v.A.String())
+		case *mdns.AAAA:
+			out = append(out, v.AAAA.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func replyScope(t *testing.T, m *mdns.Msg) int {
+	t.Helper()
+	opt := m.IsEdns0()
+	if opt == nil {
+		t.Fatal("reply has no OPT")
+	}
+	for _, o := range opt.Option {
+		if e, ok := o.(*mdns.EDNS0_SUBNET); ok {
+			return int(e.SourceScope)
+		}
+	}
+	return -1 // no ECS option echoed
+}
+
+func TestServiceAnswersAndECSScope(t *testing.T) {
+	addr, _, _ := startGSLB(t)
+	na, eu, ap := []string{"127.0.1.1", "127.0.1.2"}, []string{"127.0.2.1", "127.0.2.2"}, []string{"127.0.3.1", "127.0.3.2"}
+	tests := []struct {
+		name   string
+		qname  string
+		qtype  uint16
+		subnet string
+		want   []string
+		scope  int // -1: no ECS echoed
+	}{
+		{"europe by ecs, scope is the geo network", "geo.gslb.test.", mdns.TypeA, "81.2.69.0/24", eu, 20},
+		{"scope never exceeds the source prefix", "geo.gslb.test.", mdns.TypeA, "81.2.64.0/18", eu, 18},
+		{"asia by ecs", "geo.gslb.test.", mdns.TypeA, "1.0.16.0/24", ap, 20},
+		{"north america by ecs", "geo.gslb.test.", mdns.TypeA, "8.8.8.0/24", na, 24},
+		{"ipv6 ecs", "geo.gslb.test.", mdns.TypeA, "2001:4860:4860::/48", na, 32},
+		{"unknown network: default order, scope the source prefix", "geo.gslb.test.", mdns.TypeA, "5.6.7.0/24", na, 24},
+		{"private ecs is ignored: located by the socket, scope 0", "geo.gslb.test.", mdns.TypeA, "10.1.2.0/24", na, 0},
+		{"no ecs: located by the socket", "geo.gslb.test.", mdns.TypeA, "", na, -1},
+		{"ignore_ecs: scope 0", "noecs.gslb.test.", mdns.TypeA, "81.2.69.0/24", na, 0},
+		{"failover does not depend on the client: scope 0", "fo.gslb.test.", mdns.TypeA, "1.0.16.0/24", eu, 0},
+		{"hash depends on the /24", "hash.gslb.test.", mdns.TypeA, "81.2.69.0/24", nil, 24},
+		{"hash scope capped at the source", "hash.gslb.test.", mdns.TypeA, "81.2.0.0/16", nil, 16},
+		{"static names answer ecs with scope 0", "ns1.gslb.test.", mdns.TypeA, "81.2.69.0/24", []string{"127.0.0.1"}, 0},
+		{"aaaa from the pool's ipv6 endpoints", "geo.gslb.test.", mdns.TypeAAAA, "8.8.8.0/24", []string{"2001:db8:1::1"}, 24},
+		{"aaaa where the chosen region has none falls to one that has", "geo.gslb.test.", mdns.TypeAAAA, "81.2.69.0/24", []string{"2001:db8:1::1"}, 20},
+		{"cname to a service", "alias.gslb.test.", mdns.TypeA, "", eu, -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, proto := range []string{"udp", "tcp"} {
+				r := dnstest.Exchange(t, addr, proto, ecsQuery(t, tc.qname, tc.qtype, tc.subnet))
+				if r.Rcode != mdns.RcodeSuccess || !r.Authoritative {
+					t.Fatalf("%s: rcode %s aa %v, want NOERROR aa", proto, mdns.RcodeToString[r.Rcode], r.Authoritative)
+				}
+				got := answerAddrs(r)
+				if tc.want != nil && !slices.Equal(got, tc.want) {
+					t.Errorf("%s: answer %v, want %v", proto, got, tc.want)
+				}
+				if tc.want == nil && len(got) != 1 {
+					t.Errorf("%s: answer %v, want one address", proto, got)
+				}
+				if s := replyScope(t, r); s != tc.scope {
+					t.Errorf("%s: ECS scope %d, want %d", proto, s, tc.scope)
+				}
+				for _, rr := range r.Answer {
+					if h := rr.Header(); h.Rrtype != mdns.TypeCNAME && tc.qname == "geo.gslb.test." && h.Ttl != 20 {
+						t.Errorf("%s: TTL %d, want the service's 20", proto, h.Ttl)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestServiceNoData(t *testing.T) {
+	addr, reg, _ := startGSLB(t)
+	tests := []struct{ name, qname string }{
+		{"every endpoint disabled", "dark.gslb.test."},
+		{"no pool has the family", "alias-target.gslb.test."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			qtype := mdns.TypeA
+			if tc.qname == "alias-target.gslb.test." {
+				qtype = mdns.TypeAAAA
+			}
+			r := dnstest.Exchange(t, addr, "udp", ecsQuery(t, tc.qname, qtype, ""))
+			if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 || r.Ns[0].Header().Rrtype != mdns.TypeSOA {
+				t.Errorf("reply %v, want NOERROR/NODATA with the SOA", r)
+			}
+		})
+	}
+	got := counterValue(t, reg, "meridian_policy_decisions_total", "dark.gslb.test.", "nodata")
+	if got != 1 {
+		t.Errorf("decisions{dark,nodata} = %v, want 1", got)
+	}
+}
+
+// TestServiceAnswersAreNotCached: a weighted service's answer is drawn per query, even for
+// identical plain queries that the fast path would otherwise copy.
+func TestServiceAnswersAreNotCached(t *testing.T) {
+	addr, reg, _ := startGSLB(t)
+	seen := map[string]int{}
+	for range 200 {
+		r := dnstest.Exchange(t, addr, "udp", dnstest.Msg("weighted.gslb.test.", mdns.TypeA))
+		seen[strings.Join(answerAddrs(r), ",")]++
+	}
+	if len(seen) != 2 {
+		t.Errorf("answers over 200 queries: %v, want both endpoints drawn", seen)
+	}
+	got := counterValue(t, reg, "meridian_policy_decisions_total", "weighted.gslb.test.", "answer")
+	if got != 200 {
+		t.Errorf("decisions{weighted,answer} = %v, want 200", got)
+	}
+}
+
+func TestExplainMatchesTheServer(t *testing.T) {
+	addr, _, path := startGSLB(t)
+	h := dnstest.Handler(t, path, nil) // its own handler over the same files, as `meridian explain` builds
+	for _, subnet := range []string{"81.2.69.0/24", "1.0.16.0/24", "8.8.8.0/24"} {
+		out, err := h.Explain("geo.gslb.test", mdns.TypeA, netip.Addr{}, netip.MustParsePrefix(subnet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := dnstest.Exchange(t, addr, "udp", ecsQuery(t, "geo.gslb.test.", mdns.TypeA, subnet))
+		for _, a := range answerAddrs(r) {
+			if !strings.Contains(out, "\tA\t"+a) {
+				t.Errorf("%s: server answered %s, explain does not show it:\n%s", subnet, a, out)
+			}
+		}
+		for _, want := range []string{"located by the ecs address", "order geo", "outcome answer", "ECS scope /"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: explain lacks %q:\n%s", subnet, want, out)
+			}
+		}
+	}
+}
+
+// counterValue is the value of the counter name whose labels include every one of labels.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			var vals []string
+			for _, lp := range m.GetLabel() {
+				vals = append(vals, lp.GetValue())
+			}
+			for _, l := range labels {
+				if !slices.Contains(vals, l) {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no %s with labels %v", name, labels)
+	return 0
+}
