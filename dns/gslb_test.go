@@ -1,11 +1,8 @@
 package dns_test
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,99 +10,14 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/dns/dnstest"
-	"github.com/meridian-gslb/meridian/geo/geotest"
 )
 
-// gslbTOML serves services of each kind over three regional pools; %s is the GeoIP database.
-const gslbTOML = `
-[server]
-node = "gslb-test"
-[geo]
-databases = [%q]
-
-[regions.na]
-lat = 38.9
-lon = -77.4
-continents = ["NA", "SA"]
-[regions.eu]
-lat = 50.1
-lon = 8.7
-continents = ["EU", "AF"]
-[regions.ap]
-lat = 1.35
-lon = 103.8
-continents = ["AS", "OC"]
-
-[pools.na]
-region = "na"
-endpoints = [{ address = "127.0.1.1" }, { address = "127.0.1.2" }, { address = "2001:db8:1::1" }]
-[pools.eu]
-region = "eu"
-endpoints = [{ address = "127.0.2.1" }, { address = "127.0.2.2" }]
-[pools.ap]
-region = "ap"
-endpoints = [{ address = "127.0.3.1" }, { address = "127.0.3.2" }]
-[pools.dark]
-region = "eu"
-endpoints = [{ address = "127.0.9.1", enabled = false }]
-
-[zones."gslb.test"]
-ns = ["ns1"]
-[zones."gslb.test".soa]
-serial = 1
-[[zones."gslb.test".records]]
-name = "ns1"
-type = "A"
-data = "127.0.0.1"
-
-[zones."gslb.test".services.geo]
-policy = "geo"
-pools = ["na", "eu", "ap"]
-answers = 2
-ttl = "20s"
-[zones."gslb.test".services.noecs]
-policy = "geo"
-pools = ["na", "eu", "ap"]
-answers = 2
-ignore_ecs = true
-[zones."gslb.test".services.fo]
-policy = "failover"
-pools = ["eu", "na"]
-answers = 2
-[zones."gslb.test".services.hash]
-policy = "hash"
-pools = ["na"]
-[zones."gslb.test".services.weighted]
-policy = "weighted"
-pools = ["na"]
-[zones."gslb.test".services.dark]
-pools = ["dark"]
-[zones."gslb.test".services.alias-target]
-pools = ["eu"]
-answers = 2
-[[zones."gslb.test".records]]
-name = "alias"
-type = "CNAME"
-data = "alias-target"
-`
-
-// startGSLB serves gslbTOML with a GeoIP fixture: 81.2.64.0/20 in Europe, 8.8.8.0/24 in North
-// America, 1.0.16.0/20 in Asia, 2001:4860::/32 in North America.
+// startGSLB serves a copy of testdata/gslb.toml (see writeGSLB).
 func startGSLB(t *testing.T) (netip.AddrPort, *prometheus.Registry, string) {
 	t.Helper()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "city.mmdb")
-	geotest.WriteCity(t, db, []geotest.Net{
-		{CIDR: "81.2.64.0/20", Continent: "EU", Country: "GB", Lat: 51.5, Lon: -0.1},
-		{CIDR: "8.8.8.0/24", Continent: "NA", Country: "US", Lat: 37.75, Lon: -97.8},
-		{CIDR: "1.0.16.0/20", Continent: "AS", Country: "JP", Lat: 35.69, Lon: 139.69},
-		{CIDR: "2001:4860::/32", Continent: "NA", Country: "US", Lat: 37.75, Lon: -97.8},
-	})
-	path := filepath.Join(dir, "gslb.toml")
-	if err := os.WriteFile(path, fmt.Appendf(nil, gslbTOML, db), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := dns.WriteGSLB(t)
 	reg := prometheus.NewRegistry()
 	return dnstest.Start(t, dnstest.Handler(t, path, reg), "127.0.0.1"), reg, path
 }

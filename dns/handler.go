@@ -57,8 +57,10 @@ type snapshot struct {
 	loaded  time.Time
 	// services by owner name; geo and latency locate clients for them (either may be nil).
 	services map[string]*service
-	geo      Locator
-	latency  *policy.LatencyTable
+	// fastServices: load-balanced names by question (lower-case wire name, type, class).
+	fastServices map[string]*fastService
+	geo          Locator
+	latency      *policy.LatencyTable
 }
 
 // NewHandler builds a handler serving cfg. Metrics register on reg.
@@ -118,6 +120,7 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		services: services,
 		latency:  latency,
 	}
+	s.fastServices = fastServices(zs, services, h.metrics)
 	if db != nil {
 		s.geo = db
 	}
@@ -171,13 +174,22 @@ func (h *Handler) Respond(out, req []byte, proto Proto, src netip.AddrPort) []by
 	s := h.snap.Load()
 	var q query
 	if parseFast(req, &q) {
-		if e := s.cache.get(q.key()); e != nil && len(e.wire) <= q.limit(proto, s.ednsMax) && len(e.wire) <= cap(out) {
-			resp := out[:len(e.wire)]
-			copy(resp, e.wire)
-			patch(resp, req, q.nameEnd)
-			e.queries[proto].Inc()
-			e.duration.Observe(time.Since(start).Seconds())
-			return resp
+		if q.ecs == 0 {
+			if e := s.cache.get(q.key()); e != nil && len(e.wire) <= q.limit(proto, s.ednsMax) && len(e.wire) <= cap(out) {
+				resp := out[:len(e.wire)]
+				copy(resp, e.wire)
+				patch(resp, req, q.nameEnd)
+				e.queries[proto].Inc()
+				e.duration.Observe(time.Since(start).Seconds())
+				return resp
+			}
+		}
+		if fs := s.fastServices[string(q.question())]; fs != nil {
+			if resp := s.respondService(fs, out, req, &q, proto, src.Addr()); resp != nil {
+				fs.queries[proto].Inc()
+				fs.duration.Observe(time.Since(start).Seconds())
+				return resp
+			}
 		}
 	}
 	return h.slow(s, out, req, proto, src, start)

@@ -1,5 +1,7 @@
 package dns
 
+import "net/netip"
+
 // Wire-level view of a query, parsed by hand for the fast path (RFC 1035 §4.1).
 
 const (
@@ -32,6 +34,7 @@ type query struct {
 	nameEnd  int // offset just past the question name
 	edns     ednsForm
 	udpSize  uint16
+	ecs      int // offset of the query's ECS option (RFC 7871), 0 when it has none
 	keyBytes [keyLen]byte
 	keyN     int
 }
@@ -39,9 +42,10 @@ type query struct {
 func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 
 // parseFast recognises the common query shape: QR=0, opcode QUERY, one question with an
-// uncompressed name, no answer or authority records, and either nothing or one OPT (version 0, no
-// options) in the additional section, with nothing after it. Anything else returns ok=false and
-// goes to the slow path, which knows every rule.
+// uncompressed name, no answer or authority records, and either nothing or one OPT (version 0,
+// no option or just an ECS option) in the additional section, with nothing after it. Anything
+// else returns ok=false and goes to the slow path, which knows every rule. Prepared replies
+// serve only queries without ECS (q.ecs == 0); load-balanced names take ECS queries too.
 func parseFast(b []byte, q *query) bool {
 	if len(b) < headerLen+5 {
 		return false
@@ -88,10 +92,15 @@ func parseFast(b []byte, q *query) bool {
 	copy(q.keyBytes[k:], b[off:off+4]) // type, class
 	k += 4
 	off += 4
-	q.edns, q.udpSize = noEDNS, 0
+	q.edns, q.udpSize, q.ecs = noEDNS, 0, 0
 	if ar == 1 {
-		// Bare OPT: root name, type 41, class = UDP size, TTL = ext-rcode/version/flags, rdlen 0.
-		if len(b)-off != 11 || b[off] != 0 || u16(b[off+1:]) != typeOPT || b[off+5] != 0 || b[off+6] != 0 || u16(b[off+9:]) != 0 {
+		// OPT: root name, type 41, class = UDP size, TTL = ext-rcode/version/flags, rdlen, and
+		// either no option or exactly one well-formed ECS option.
+		if len(b)-off < 11 || b[off] != 0 || u16(b[off+1:]) != typeOPT || b[off+5] != 0 || b[off+6] != 0 {
+			return false
+		}
+		rdlen := int(u16(b[off+9:]))
+		if len(b)-off != 11+rdlen || (rdlen > 0 && !validECSOption(b[off+11:])) {
 			return false
 		}
 		q.udpSize = u16(b[off+3:])
@@ -99,7 +108,10 @@ func parseFast(b []byte, q *query) bool {
 		if u16(b[off+7:])&flagDO != 0 {
 			q.edns = ednsDO1
 		}
-		off += 11
+		if rdlen > 0 {
+			q.ecs = off + 11
+		}
+		off += 11 + rdlen
 	}
 	if off != len(b) {
 		return false
@@ -110,6 +122,46 @@ func parseFast(b []byte, q *query) bool {
 }
 
 func (q *query) key() []byte { return q.keyBytes[:q.keyN] }
+
+// question is the lower-cased wire name, type and class: key without the EDNS form.
+func (q *query) question() []byte { return q.keyBytes[:q.keyN-1] }
+
+// optionECS is the EDNS option code of Client Subnet.
+const optionECS = 8
+
+// validECSOption reports whether o is exactly one ECS option as RFC 7871 §6 wants it in a
+// query: family 1 or 2, a source prefix that fits it (and is not 0), scope 0, exactly
+// ceil(source/8) address bytes, and no bits set past the source prefix.
+func validECSOption(o []byte) bool {
+	if len(o) < 8 || u16(o) != optionECS || int(u16(o[2:])) != len(o)-4 {
+		return false
+	}
+	family, source, scope := u16(o[4:]), int(o[6]), o[7]
+	switch {
+	case family == 1 && source <= 32, family == 2 && source <= 128:
+	default:
+		return false
+	}
+	addr := o[8:]
+	if source == 0 || scope != 0 || len(addr) != (source+7)/8 {
+		return false
+	}
+	return source%8 == 0 || addr[len(addr)-1]&(0xff>>(source%8)) == 0
+}
+
+// ecsFromWire is the subnet of an option validECSOption accepted.
+func ecsFromWire(o []byte) ecsInfo {
+	var a16 [16]byte
+	n := copy(a16[:], o[8:])
+	addr := netip.AddrFrom16(a16)
+	if u16(o[4:]) == 1 {
+		var a4 [4]byte
+		copy(a4[:], a16[:n])
+		addr = netip.AddrFrom4(a4)
+	}
+	p, err := addr.Prefix(int(o[6]))
+	return ecsInfo{prefix: p, ok: err == nil}
+}
 
 // limit is the largest reply the client accepts over proto.
 func (q *query) limit(proto Proto, ednsMax uint16) int {

@@ -1,0 +1,127 @@
+package dns
+
+import (
+	"net/netip"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/dns/policy"
+	"github.com/meridian-gslb/meridian/dns/zone"
+)
+
+// The fast path for load-balanced names: a plain A or AAAA query for a service name, with or
+// without EDNS and an ECS option, is decided by the policy and its reply written by hand, with
+// no message parsed or packed. The bytes are what the slow path sends for the same decision
+// (TestServiceFastPathMatchesSlowPath); anything else — NODATA and SERVFAIL outcomes, replies
+// that need truncation, CNAMEs leading to a service, other options — takes the slow path.
+
+// fastService is one (service, address type) the fast path answers, metrics resolved.
+type fastService struct {
+	svc      *service
+	family   int
+	rrtype   uint16
+	queries  [2]prometheus.Counter // by Proto
+	duration prometheus.Observer
+}
+
+// fastServices indexes every service name that a zone lookup resolves straight to its service,
+// for A and AAAA, by the question's wire form.
+func fastServices(zs *zone.Set, services map[string]*service, m *metrics) map[string]*fastService {
+	out := map[string]*fastService{}
+	for name, svc := range services {
+		z := zs.Find(name)
+		if z == nil {
+			continue
+		}
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			res := z.Lookup(name, t)
+			if res.Kind != zone.Service || len(res.Answer) > 0 || res.Service.Name != name {
+				continue
+			}
+			wire := make([]byte, 256)
+			n, err := dns.PackDomainName(name, wire, 0, nil, false)
+			if err != nil {
+				continue
+			}
+			wire = append(wire[:n], byte(t>>8), byte(t), 0, byte(dns.ClassINET))
+			family := 4
+			if t == dns.TypeAAAA {
+				family = 6
+			}
+			qt, rc := qtypeLabel(t), rcodeLabel(dns.RcodeSuccess)
+			out[string(wire)] = &fastService{
+				svc: svc, family: family, rrtype: t,
+				queries: [2]prometheus.Counter{
+					m.queries.WithLabelValues(z.Origin, qt, rc, UDP.String()),
+					m.queries.WithLabelValues(z.Origin, qt, rc, TCP.String()),
+				},
+				duration: m.duration.WithLabelValues(z.Origin),
+			}
+		}
+	}
+	return out
+}
+
+// respondService decides and writes the reply into out, or returns nil for the slow path.
+func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, proto Proto, src netip.Addr) []byte {
+	var ecs ecsInfo
+	if q.ecs > 0 {
+		ecs = ecsFromWire(req[q.ecs:])
+	}
+	d := s.decide(fs.svc, fs.family, src, ecs, false)
+	if d.Outcome != policy.Answer {
+		return nil
+	}
+	rdlen := 4
+	if fs.rrtype == dns.TypeAAAA {
+		rdlen = 16
+	}
+	size := q.nameEnd + 4 + len(d.Addrs)*(12+rdlen)
+	optLen := 0
+	if q.edns != noEDNS {
+		optLen = 11
+		if q.ecs > 0 {
+			optLen += 4 + int(u16(req[q.ecs+2:]))
+		}
+	}
+	if size+optLen > q.limit(proto, s.ednsMax) || size+optLen > cap(out) {
+		return nil
+	}
+	b := out[:0]
+	// Header: the query's ID, QR AA and the query's RD; CD copied; NOERROR.
+	b = append(b, req[0], req[1], byte(flagQR>>8)|0x04|req[2]&byte(flagRD>>8), req[3]&byte(flagCD),
+		0, 1, byte(len(d.Addrs)>>8), byte(len(d.Addrs)), 0, 0, 0, 0)
+	if optLen > 0 {
+		b[11] = 1
+	}
+	b = append(b, req[headerLen:q.nameEnd+4]...) // the question as asked (letter case kept)
+	ttl := fs.svc.ttl
+	for _, a := range d.Addrs {
+		// Owner: a pointer to the question name at offset 12.
+		b = append(b, 0xC0, headerLen, byte(fs.rrtype>>8), byte(fs.rrtype), 0, byte(dns.ClassINET),
+			byte(ttl>>24), byte(ttl>>16), byte(ttl>>8), byte(ttl), 0, byte(rdlen))
+		if rdlen == 4 {
+			a4 := a.As4()
+			b = append(b, a4[:]...)
+		} else {
+			a16 := a.As16()
+			b = append(b, a16[:]...)
+		}
+	}
+	if optLen > 0 {
+		var do byte
+		if q.edns == ednsDO1 {
+			do = byte(flagDO >> 8)
+		}
+		b = append(b, 0, 0, typeOPT, byte(s.ednsMax>>8), byte(s.ednsMax), 0, 0, do, 0,
+			byte((optLen-11)>>8), byte(optLen-11))
+		if q.ecs > 0 {
+			o := len(b)
+			b = append(b, req[q.ecs:q.ecs+optLen-11]...) // the client's option echoed ...
+			b[o+7] = d.scope                             // ... with our scope
+		}
+	}
+	fs.svc.decisions[d.Outcome].Inc()
+	return b
+}

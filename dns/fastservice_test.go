@@ -1,0 +1,155 @@
+package dns
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/config"
+)
+
+func newGSLBHandler(tb testing.TB, path string) *Handler {
+	tb.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := NewHandler(cfg, newTestLogger(), prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// serviceQueries are plain A/AAAA queries for load-balanced names whose answers are the same
+// every time (hash selection), in every form the fast path takes: without EDNS, with EDNS and
+// either DO bit, with ECS options of both families and several prefix lengths (public, private).
+func serviceQueries(tb testing.TB) [][]byte {
+	var out [][]byte
+	names := []string{"hash.gslb.test.", "GeoHash.GSLB.test.", "geohash.gslb.test."}
+	subnets := []string{"", "81.2.69.0/24", "81.2.64.0/18", "1.0.16.0/20", "8.8.8.0/24", "10.1.2.0/24", "5.6.7.8/32", "2001:4860:4860::/48", "2001:db8::/32"}
+	for _, n := range names {
+		for _, t := range []uint16{mdns.TypeA, mdns.TypeAAAA} {
+			for _, form := range []string{"plain", "edns", "do"} {
+				for _, sn := range subnets {
+					if form == "plain" && sn != "" {
+						continue
+					}
+					m := new(mdns.Msg)
+					m.SetQuestion(n, t)
+					m.Id = 0x1234
+					if form != "plain" {
+						m.SetEdns0(4096, form == "do")
+					}
+					if sn != "" {
+						p := netip.MustParsePrefix(sn)
+						fam := uint16(1)
+						if p.Addr().Is6() {
+							fam = 2
+						}
+						opt := m.IsEdns0()
+						opt.Option = append(opt.Option, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: fam,
+							SourceNetmask: uint8(p.Bits()), Address: net.IP(p.Addr().AsSlice())})
+					}
+					wire, err := m.Pack()
+					if err != nil {
+						tb.Fatal(err)
+					}
+					out = append(out, wire)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestServiceFastPathMatchesSlowPath: the hand-written replies for load-balanced names are the
+// slow path's replies byte for byte, and the fast path takes every one of these queries.
+func TestServiceFastPathMatchesSlowPath(t *testing.T) {
+	h := newGSLBHandler(t, writeGSLB(t))
+	src := netip.MustParseAddrPort("127.0.0.1:5300")
+	for _, proto := range []Proto{UDP, TCP} {
+		for _, q := range serviceQueries(t) {
+			var pq query
+			if !parseFast(q, &pq) {
+				t.Fatalf("query %x is not fast-path shaped", q)
+			}
+			s := h.snap.Load()
+			fs := s.fastServices[string(pq.question())]
+			if fs == nil {
+				t.Fatalf("no fast service for %x", pq.question())
+			}
+			fast := s.respondService(fs, make([]byte, 4096), q, &pq, proto, src.Addr())
+			slow := h.slow(s, make([]byte, 65535), q, proto, src, time.Now())
+			if fast == nil {
+				t.Errorf("%s: fast path declined %x", proto, q)
+				continue
+			}
+			if !bytes.Equal(fast, slow) {
+				var fm, sm mdns.Msg
+				ferr, serr := fm.Unpack(fast), sm.Unpack(slow)
+				t.Errorf("%s: fast and slow replies differ\nfast (%v): %x\n%v\nslow (%v): %x\n%v", proto, ferr, fast, &fm, serr, slow, &sm)
+			}
+		}
+	}
+}
+
+// TestServiceFastPathDeclines: what the fast path must leave to the slow path.
+func TestServiceFastPathDeclines(t *testing.T) {
+	h := newGSLBHandler(t, writeGSLB(t))
+	s := h.snap.Load()
+	for _, name := range []string{"alias.gslb.test.", "ns1.gslb.test."} {
+		var q query
+		m := new(mdns.Msg)
+		m.SetQuestion(name, mdns.TypeA)
+		wire, _ := m.Pack()
+		if parseFast(wire, &q) && s.fastServices[string(q.question())] != nil {
+			t.Errorf("%s: has a fast service entry; CNAMEs and static names go elsewhere", name)
+		}
+	}
+	// An all-disabled service decides NODATA: the slow path writes the SOA.
+	m := new(mdns.Msg)
+	m.SetQuestion("dark.gslb.test.", mdns.TypeA)
+	wire, _ := m.Pack()
+	var q query
+	if !parseFast(wire, &q) {
+		t.Fatal("dark query not fast-path shaped")
+	}
+	if resp := s.respondService(s.fastServices[string(q.question())], make([]byte, 4096), wire, &q, UDP, netip.MustParseAddr("127.0.0.1")); resp != nil {
+		t.Errorf("fast path answered a NODATA decision")
+	}
+}
+
+func TestServiceFastPathAllocations(t *testing.T) {
+	h := newGSLBHandler(t, writeGSLB(t))
+	q := serviceQueries(t)[4] // hash.gslb.test A with EDNS and ECS
+	out := make([]byte, 4096)
+	src := netip.MustParseAddrPort("127.0.0.1:5300")
+	allocs := testing.AllocsPerRun(1000, func() { h.Respond(out, q, UDP, src) })
+	if allocs > 1 {
+		t.Errorf("service fast path allocates %.1f times per query, want at most 1 (the decision's addresses)", allocs)
+	}
+}
+
+func BenchmarkRespondService(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		q    int
+	}{{"hash-plain", 0}, {"hash-ecs", 4}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newGSLBHandler(b, writeGSLB(b))
+			q := serviceQueries(b)[tc.q]
+			out := make([]byte, 4096)
+			src := netip.MustParseAddrPort("127.0.0.1:5300")
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Respond(out, q, UDP, src)
+			}
+		})
+	}
+}
