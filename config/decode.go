@@ -253,3 +253,17 @@ func (o *obj) Word(key, def string, words ...string) (string, *value) {
 	}
 	return s, v
 }
+
+// EachString visits every entry of a table whose keys are data and whose values are strings
+// (geo.nets: "CIDR" = "region").
+func (o *obj) EachString(fn func(key, val string, v *value)) {
+	for _, k := range o.t.keys {
+		o.known = append(o.known, k)
+		v := o.t.m[k]
+		if v.kind != kString {
+			o.wrongType(v, k, "a string")
+			continue
+		}
+		fn(k, v.str, v)
+	}
+}

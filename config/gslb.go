@@ -20,7 +20,7 @@ var (
 	poolName        = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$`)
 )
 
-func decodeGeo(o *obj, file string) Geo {
+func decodeGeo(o *obj, file string, regions []Region) Geo {
 	var g Geo
 	if o == nil {
 		return g
@@ -42,7 +42,38 @@ func decodeGeo(o *obj, file string) Geo {
 		}
 		g.Latency = p
 	}
+	if no := o.Table("nets"); no != nil {
+		g.Nets = decodeNets(no, regions)
+		no.Done()
+	}
 	return g
+}
+
+// decodeNets reads [geo.nets]: "CIDR" = "region".
+func decodeNets(o *obj, regions []Region) []Net {
+	var names []string
+	for _, r := range regions {
+		names = append(names, r.Name)
+	}
+	var out []Net
+	o.EachString(func(key, region string, v *value) {
+		p, err := netip.ParsePrefix(key)
+		switch {
+		case err != nil:
+			o.problem(v, key, "%q is not a CIDR prefix such as \"192.0.2.0/24\"", key)
+		case p != p.Masked():
+			o.problem(v, key, "%s has bits set past the prefix length (did you mean %s?)", key, p.Masked())
+		case !slices.Contains(names, region):
+			o.problem(v, key, "%s", undefined("region", region, names))
+		default:
+			if i := slices.IndexFunc(out, func(n Net) bool { return n.Prefix == p }); i >= 0 {
+				o.problem(v, key, "%s is already placed on line %d", p, out[i].Line)
+				return
+			}
+			out = append(out, Net{Prefix: p, Region: region, Line: v.pos.line})
+		}
+	})
+	return out
 }
 
 // resolvePath makes p relative to the config file's directory.

@@ -46,8 +46,8 @@ func Parse(file string, data []byte) (*Config, error) {
 	} else {
 		cfg.Server = decodeServer(&obj{d: d, t: newTable(), path: "server"}, file)
 	}
-	cfg.Geo = decodeGeo(top.Table("geo"), file)
 	cfg.Regions = decodeRegions(top.Table("regions"))
+	cfg.Geo = decodeGeo(top.Table("geo"), file, cfg.Regions)
 	cfg.Pools = decodePools(top.Table("pools"), cfg.Regions)
 	g := newGSLB(cfg.Geo, cfg.Regions, cfg.Pools)
 	if zones := top.Table("zones"); zones != nil {

@@ -29,6 +29,15 @@ type Geo struct {
 	Databases []string
 	// Latency is a CSV file of measured RTTs (client,region,rtt_ms) for the latency policy, or "".
 	Latency string
+	// Nets place client networks in regions by hand, over any database (longest prefix wins).
+	Nets []Net
+}
+
+// Net is one [geo.nets] entry: clients in Prefix are in Region.
+type Net struct {
+	Prefix netip.Prefix
+	Region string
+	Line   int
 }
 
 // Region is one [regions.NAME] table: a place, and the geography it serves for the geo policy.

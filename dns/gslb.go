@@ -3,6 +3,7 @@ package dns
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,7 +29,7 @@ type service struct {
 
 // buildServices turns the config's regions, pools and services into policy values, once per
 // snapshot, keyed by the service's owner name.
-func buildServices(cfg *config.Config, m *metrics) (map[string]*service, error) {
+func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, error) {
 	regions := map[string]*policy.Region{}
 	for _, r := range cfg.Regions {
 		regions[r.Name] = &policy.Region{
@@ -51,15 +52,15 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, error) 
 		for _, c := range z.Services {
 			order, err := policy.ParseOrder(c.Policy)
 			if err != nil {
-				return nil, fmt.Errorf("service %s: %w", c.Name, err)
+				return nil, nil, fmt.Errorf("service %s: %w", c.Name, err)
 			}
 			sel, err := policy.ParseSelect(c.Select)
 			if err != nil {
-				return nil, fmt.Errorf("service %s: %w", c.Name, err)
+				return nil, nil, fmt.Errorf("service %s: %w", c.Name, err)
 			}
 			down, err := policy.ParseAllDown(c.OnAllDown)
 			if err != nil {
-				return nil, fmt.Errorf("service %s: %w", c.Name, err)
+				return nil, nil, fmt.Errorf("service %s: %w", c.Name, err)
 			}
 			ps := &policy.Service{
 				Name: c.Name, Order: order, Select: sel, Answers: c.Answers,
@@ -75,7 +76,55 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, error) 
 			out[c.Name] = s
 		}
 	}
-	return out, nil
+	return out, buildNets(cfg, regions), nil
+}
+
+// nets is the [geo] nets override: client networks placed in regions by the operator.
+type nets struct {
+	bits    []int // prefix lengths present, longest first
+	regions map[netip.Prefix]*policy.Region
+}
+
+func buildNets(cfg *config.Config, regions map[string]*policy.Region) *nets {
+	n := &nets{regions: map[netip.Prefix]*policy.Region{}}
+	for _, e := range cfg.Geo.Nets {
+		n.regions[e.Prefix] = regions[e.Region]
+		bits := e.Prefix.Bits()
+		if e.Prefix.Addr().Is4() {
+			bits += 96 // one list for both families: IPv4 prefixes are looked up as mapped
+		}
+		if !slices.Contains(n.bits, bits) {
+			n.bits = append(n.bits, bits)
+		}
+	}
+	slices.Sort(n.bits)
+	slices.Reverse(n.bits)
+	return n
+}
+
+// lookup returns the region of the longest override prefix holding a, and that prefix.
+func (n *nets) lookup(a netip.Addr) (*policy.Region, netip.Prefix) {
+	if n == nil || len(n.bits) == 0 {
+		return nil, netip.Prefix{}
+	}
+	for _, bits := range n.bits {
+		var p netip.Prefix
+		if a.Is4() {
+			if bits < 96 {
+				continue
+			}
+			p, _ = a.Prefix(bits - 96)
+		} else {
+			if bits > 128 {
+				continue
+			}
+			p, _ = a.Prefix(bits)
+		}
+		if r, ok := n.regions[p]; ok {
+			return r, p
+		}
+	}
+	return nil, netip.Prefix{}
 }
 
 // ecsInfo is the client subnet a query carried (RFC 7871), when it had a valid one.
@@ -103,7 +152,11 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 	if ecs.ok && !svc.ignoreECS && public(ecs.prefix.Addr()) {
 		addr, d.source, d.ecsUsed = ecs.prefix.Addr(), "ecs", true
 	}
-	if s.geo != nil {
+	region, override := s.nets.lookup(addr)
+	switch {
+	case region != nil: // the operator placed this network: its region, at the region's coordinates
+		d.loc = geo.Location{Lat: region.Lat, Lon: region.Lon, HasCoords: region.HasCoords, Prefix: override}
+	case s.geo != nil:
 		d.loc = s.geo.Locate(addr)
 	}
 	d.client = policy.Client{
@@ -112,7 +165,10 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 			Continent: d.loc.Continent, Country: d.loc.Country, Subdivision: d.loc.Subdivision,
 			Lat: d.loc.Lat, Lon: d.loc.Lon, HasCoords: d.loc.HasCoords,
 		},
-		Located: d.loc.Found(),
+		Located: d.loc.Found() || region != nil,
+	}
+	if region != nil {
+		d.client.Loc.Region = region.Name
 	}
 	req := policy.Request{Service: svc.p, Client: d.client, Family: family, Explain: explain}
 	if s.latency != nil {

@@ -95,6 +95,9 @@ func TestServiceAnswersAndECSScope(t *testing.T) {
 		{"aaaa from the pool's ipv6 endpoints", "geo.gslb.test.", mdns.TypeAAAA, "8.8.8.0/24", []string{"2001:db8:1::1"}, 24},
 		{"aaaa where the chosen region has none falls to one that has", "geo.gslb.test.", mdns.TypeAAAA, "81.2.69.0/24", []string{"2001:db8:1::1"}, 20},
 		{"cname to a service", "alias.gslb.test.", mdns.TypeA, "", eu, -1},
+		{"nets override beats the database, scope its prefix", "geo.gslb.test.", mdns.TypeA, "81.2.69.128/26", ap, 25},
+		{"outside the override the database decides", "geo.gslb.test.", mdns.TypeA, "81.2.69.0/25", eu, 20},
+		{"ipv6 nets override", "geo.gslb.test.", mdns.TypeA, "2001:db8:77:1::/64", eu, 48},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

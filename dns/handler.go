@@ -60,6 +60,7 @@ type snapshot struct {
 	// fastServices: load-balanced names by question (lower-case wire name, type, class).
 	fastServices map[string]*fastService
 	geo          Locator
+	nets         *nets // [geo] nets: networks the operator placed in regions
 	latency      *policy.LatencyTable
 }
 
@@ -83,7 +84,7 @@ func (h *Handler) Reload(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("build zones: %w", err)
 	}
-	services, err := buildServices(cfg, h.metrics)
+	services, overrides, err := buildServices(cfg, h.metrics)
 	if err != nil {
 		return err
 	}
@@ -118,6 +119,7 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		cache:    newCache(),
 		loaded:   cfg.LoadedAt,
 		services: services,
+		nets:     overrides,
 		latency:  latency,
 	}
 	s.fastServices = fastServices(zs, services, h.metrics)

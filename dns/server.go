@@ -36,29 +36,52 @@ func NewServer(h *Handler, log *slog.Logger, sockets int) *Server {
 // Listen binds every socket for addrs, so that errors surface before serving starts. Port 0
 // picks one free port per address, shared by its UDP and TCP sockets.
 func (s *Server) Listen(ctx context.Context, addrs []netip.AddrPort) error {
-	lc := net.ListenConfig{Control: socketOptions}
 	for _, a := range addrs {
-		for i := range s.sockets {
-			c, err := listenUDP(ctx, a)
-			if err != nil {
-				s.Close()
-				return fmt.Errorf("listen udp %s: %w", a, err)
-			}
-			s.udp = append(s.udp, c)
-			if i == 0 {
-				a = c.LocalAddr() // port 0: the rest share the port the first one got
-			}
+		udp, tcp, err := s.listenAddr(ctx, a)
+		for try := 0; err != nil && a.Port() == 0 && errors.Is(err, syscall.EADDRINUSE) && try < 20; try++ {
+			// The port the kernel picked for UDP is taken for TCP (by some connection's
+			// ephemeral port, say): pick again.
+			udp, tcp, err = s.listenAddr(ctx, a)
 		}
-		ln, err := lc.Listen(ctx, "tcp", a.String())
 		if err != nil {
 			s.Close()
-			return fmt.Errorf("listen tcp %s: %w", a, err)
+			return err
 		}
-		s.tcp = append(s.tcp, ln.(*net.TCPListener))
+		s.udp = append(s.udp, udp...)
+		s.tcp = append(s.tcp, tcp)
 	}
 	// The kernel's default receive buffer (rmem_default) is kept: it holds over a thousand
 	// queued queries, and a 4 MiB buffer measured ~6% more CPU per query under load.
 	return nil
+}
+
+// listenAddr binds the UDP sockets and the TCP listener of one address; on error it closes
+// what it bound.
+func (s *Server) listenAddr(ctx context.Context, a netip.AddrPort) ([]*udpConn, *net.TCPListener, error) {
+	var udp []*udpConn
+	closeUDP := func() {
+		for _, c := range udp {
+			_ = c.Close()
+		}
+	}
+	for i := range s.sockets {
+		c, err := listenUDP(ctx, a)
+		if err != nil {
+			closeUDP()
+			return nil, nil, fmt.Errorf("listen udp %s: %w", a, err)
+		}
+		udp = append(udp, c)
+		if i == 0 {
+			a = c.LocalAddr() // port 0: the rest share the port the first one got
+		}
+	}
+	lc := net.ListenConfig{Control: socketOptions}
+	ln, err := lc.Listen(ctx, "tcp", a.String())
+	if err != nil {
+		closeUDP()
+		return nil, nil, fmt.Errorf("listen tcp %s: %w", a, err)
+	}
+	return udp, ln.(*net.TCPListener), nil
 }
 
 // Addrs returns the bound addresses, one per configured address (UDP and TCP share it).

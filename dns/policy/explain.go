@@ -18,7 +18,7 @@ func geoMatch(c Client, level int, code string) string {
 	if level == 0 {
 		return "client " + where + " matched no region, configured order"
 	}
-	return fmt.Sprintf("client %s matched %s %s", where, [...]string{1: "continent", 2: "country", 3: "subdivision"}[level], code)
+	return fmt.Sprintf("client %s matched %s %s", where, [...]string{1: "continent", 2: "country", 3: "subdivision", 4: "nets override to region"}[level], code)
 }
 
 // proximityFrom says where a proximity order measured from.

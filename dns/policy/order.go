@@ -72,6 +72,8 @@ func orderGeo(c Client, ps []ranked) (level int, code string) {
 	}
 	rank(ps, groups{oneTier, ownTier}, 0)
 	switch level {
+	case 4:
+		code = c.Loc.Region
 	case 3:
 		code = c.Loc.Subdivision
 	case 2:
@@ -82,11 +84,14 @@ func orderGeo(c Client, ps []ranked) (level int, code string) {
 	return level, code
 }
 
-// matchLevel is 3 when r serves the client's subdivision, 2 its country, 1 its continent.
+// matchLevel is 4 when an override puts the client in r, 3 when r serves the client's
+// subdivision, 2 its country, 1 its continent.
 func matchLevel(r *Region, loc Location) int {
 	switch {
 	case r == nil:
 		return 0
+	case loc.Region != "" && r.Name == loc.Region:
+		return 4
 	case loc.Subdivision != "" && contains(r.Subdivisions, loc.Subdivision):
 		return 3
 	case loc.Country != "" && contains(r.Countries, loc.Country):

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -149,6 +150,32 @@ func TestOrderLatency(t *testing.T) {
 			got := fmt.Sprint(tiers(t, Request{Service: svc, Client: tc.client, Family: 4, Latency: tc.latency}))
 			if got != tc.want {
 				t.Errorf("got tiers %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestGeoNetsOverride(t *testing.T) {
+	na := &Region{Name: "na", Lat: 38.9, Lon: -77.4, HasCoords: true, Continents: []string{"NA"}}
+	eu := &Region{Name: "eu", Lat: 50.1, Lon: 8.7, HasCoords: true, Continents: []string{"EU"}, Subdivisions: []string{"US-CA"}}
+	svc := &Service{Order: Geo, Answers: 1, Pools: []*Pool{
+		{Name: "na", Region: na, Endpoints: []Endpoint{{ID: "na/1", Addr: netip.MustParseAddr("192.0.2.1"), Weight: 1, Enabled: true}}},
+		{Name: "eu", Region: eu, Endpoints: []Endpoint{{ID: "eu/1", Addr: netip.MustParseAddr("192.0.2.2"), Weight: 1, Enabled: true}}},
+	}}
+	tests := []struct {
+		name string
+		loc  Location
+		want string
+	}{
+		{"subdivision match without override", Location{Continent: "NA", Country: "US", Subdivision: "US-CA"}, "192.0.2.2"},
+		{"override beats the subdivision", Location{Continent: "NA", Country: "US", Subdivision: "US-CA", Region: "na"}, "192.0.2.1"},
+		{"override alone locates", Location{Region: "eu"}, "192.0.2.2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(Request{Service: svc, Client: Client{Addr: netip.MustParseAddr("198.51.100.1"), Loc: tc.loc, Located: true}, Family: 4, Explain: true})
+			if len(d.Addrs) != 1 || d.Addrs[0].String() != tc.want {
+				t.Errorf("answer %v, want %s (steps %q)", d.Addrs, tc.want, d.Steps)
 			}
 		})
 	}

@@ -57,6 +57,9 @@ type Location struct {
 	Continent, Country, Subdivision string // "EU", "DE", "DE-BE"
 	Lat, Lon                        float64
 	HasCoords                       bool
+	// Region is set when an operator's override ([geo] nets) places the client in a region:
+	// geo matches it above any subdivision, and the caller gives its coordinates.
+	Region string
 }
 
 // Client is whom a decision is for.
