@@ -21,11 +21,12 @@ var (
 )
 
 func decodeGeo(o *obj, file string, regions []Region) Geo {
-	var g Geo
+	g := Geo{Watch: 10}
 	if o == nil {
 		return g
 	}
 	defer o.Done()
+	g.Watch, _ = o.Seconds("watch", 10)
 	paths, vals, _ := o.Strings("databases")
 	for i, p := range paths {
 		p = resolvePath(p, file)

@@ -29,6 +29,9 @@ type Geo struct {
 	Databases []string
 	// Latency is a CSV file of measured RTTs (client,region,rtt_ms) for the latency policy, or "".
 	Latency string
+	// Watch is how often (seconds) the database files are checked for a new version; 0: only
+	// on SIGHUP. Default 10.
+	Watch uint32
 	// Nets place client networks in regions by hand, over any database (longest prefix wins).
 	Nets []Net
 }

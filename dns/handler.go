@@ -43,6 +43,7 @@ type Handler struct {
 	mu         sync.Mutex // serialises Reload
 	geoDB      *geo.DB
 	geoPaths   []string
+	geoWatch   time.Duration // how often WatchGeo checks the files; 0: never
 	geoChanged chan struct{} // tells WatchGeo to watch the new database
 }
 
@@ -127,29 +128,38 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		s.geo = db
 	}
 	h.snap.Store(s)
+	if every := time.Duration(cfg.Geo.Watch) * time.Second; every != h.geoWatch {
+		h.geoWatch = every
+		h.notifyGeo()
+	}
 	if db != h.geoDB {
 		old := h.geoDB
 		h.geoDB, h.geoPaths = db, cfg.Geo.Databases
 		if old != nil {
 			_ = old.Close() // in memory: queries still on the old snapshot keep their data
 		}
-		select {
-		case h.geoChanged <- struct{}{}:
-		default:
-		}
+		h.notifyGeo()
 	}
 	return nil
 }
 
-// WatchGeo re-reads the GeoIP databases when their files change, checking every interval,
-// until ctx is done. A database that fails to load is logged and the old data keeps serving.
-func (h *Handler) WatchGeo(ctx context.Context, every time.Duration) {
+func (h *Handler) notifyGeo() {
+	select {
+	case h.geoChanged <- struct{}{}:
+	default:
+	}
+}
+
+// WatchGeo re-reads the GeoIP databases when their files change, checking as often as the
+// config's [geo] watch says, until ctx is done. A database that fails to load is logged and
+// the old data keeps serving.
+func (h *Handler) WatchGeo(ctx context.Context) {
 	for {
 		h.mu.Lock()
-		db := h.geoDB
+		db, every := h.geoDB, h.geoWatch
 		h.mu.Unlock()
 		wctx, cancel := context.WithCancel(ctx)
-		if db != nil {
+		if db != nil && every > 0 {
 			go db.Watch(wctx, every, func(err error) {
 				if err != nil {
 					h.log.Warn("geo database changed but did not load; the old data keeps serving", "err", err)

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -77,14 +76,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		g.Go(func() error { return webSrv.Run(ctx) })
 	}
 	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, log, stderr) })
-	g.Go(func() error { h.WatchGeo(ctx, geoWatchInterval); return nil })
+	g.Go(func() error { h.WatchGeo(ctx); return nil })
 	err = g.Wait()
 	log.Info("stopped")
 	return err
 }
-
-// geoWatchInterval is how often the GeoIP database files are checked for a new version.
-const geoWatchInterval = 10 * time.Second
 
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {

@@ -9,7 +9,8 @@ import (
 
 func TestOrderKey(t *testing.T) {
 	na, eu, ap := world()
-	geo := newService(Geo, Weighted, na, eu, ap)
+	eu2 := newPool("eu2", &Region{Name: "eu2", Lat: 48.1, Lon: 11.6, HasCoords: true, Continents: []string{"EU"}, Countries: []string{"AT"}}, "127.0.4.1")
+	geo := newService(Geo, Weighted, na, eu, ap, eu2)
 	prox := newService(Proximity, Weighted, na, eu, ap)
 	frankfurt := Location{Continent: "EU", Country: "DE", Lat: 50.1, Lon: 8.7, HasCoords: true}
 	paris := Location{Continent: "EU", Country: "FR", Lat: 48.9, Lon: 2.35, HasCoords: true}
@@ -25,8 +26,10 @@ func TestOrderKey(t *testing.T) {
 		a, b at
 		same bool
 	}{
-		{"geo: same continent match", geo, at{frankfurt, true}, at{paris, true}, false}, // eu matches DE by country, FR by continent
-		{"geo: two continent matches", geo, at{paris, true}, at{Location{Continent: "AF", Country: "NG"}, true}, true},
+		{"geo: country match beats continent match", geo, at{frankfurt, true}, at{paris, true}, false}, // [eu] [eu2] … vs [eu, eu2] …
+		{"geo: same country, other coordinates", geo, at{frankfurt, true}, at{Location{Continent: "EU", Country: "DE"}, true}, true},
+		{"geo: two continent matches", geo, at{paris, true}, at{Location{Continent: "EU", Country: "IT"}, true}, true},
+		{"geo: a continent only one region serves", geo, at{paris, true}, at{Location{Continent: "AF", Country: "NG"}, true}, false},
 		{"geo: different continent", geo, at{paris, true}, at{tokyo, true}, false},
 		{"geo: unlocated is configured order", geo, at{frankfurt, false}, at{Location{}, false}, true},
 		{"geo: no match is configured order", geo, at{nowhere, true}, at{Location{}, false}, true},
