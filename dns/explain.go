@@ -46,7 +46,7 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 	resp, _ := h.snap.Load().build(m, UDP, src, &ex)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s from %s", m.Question[0].Name, dns.TypeToString[qtype], src)
+	fmt.Fprintf(&b, ";; explain %s %s from %s", m.Question[0].Name, dns.TypeToString[qtype], src)
 	if subnet.IsValid() {
 		fmt.Fprintf(&b, " with ECS %s", subnet)
 	}

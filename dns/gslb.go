@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/geo"
+	"github.com/meridian-gslb/meridian/geo/netmap"
 )
 
 // Locator finds where an address is; *geo.DB is one. A nil Locator locates nobody.
@@ -25,6 +27,8 @@ type service struct {
 	ttl       uint32
 	ignoreECS bool
 	decisions [3]prometheus.Counter // by policy.Outcome
+	// scopes is the merged ECS scope map for this service's order, once built (scope.go).
+	scopes atomic.Pointer[netmap.Map]
 }
 
 // buildServices turns the config's regions, pools and services into policy values, once per
@@ -159,14 +163,7 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 	case s.geo != nil:
 		d.loc = s.geo.Locate(addr)
 	}
-	d.client = policy.Client{
-		Addr: addr,
-		Loc: policy.Location{
-			Continent: d.loc.Continent, Country: d.loc.Country, Subdivision: d.loc.Subdivision,
-			Lat: d.loc.Lat, Lon: d.loc.Lon, HasCoords: d.loc.HasCoords,
-		},
-		Located: d.loc.Found() || region != nil,
-	}
+	d.client = policy.Client{Addr: addr, Loc: policyLocation(d.loc), Located: d.loc.Found() || region != nil}
 	if region != nil {
 		d.client.Loc.Region = region.Name
 	}
@@ -176,7 +173,14 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 	}
 	d.Decision = policy.Decide(req)
 	if d.ecsUsed {
-		d.scope = scope(d.Decision, d.loc, ecs.prefix.Bits())
+		loc := d.loc
+		if m := svc.scopes.Load(); m != nil && region == nil && d.Depends == policy.OnLocation {
+			if _, bits := m.Lookup(addr); bits >= 0 {
+				// The answer holds across the merged prefix: scope by it, not the geo network.
+				loc.Prefix, _ = addr.Prefix(bits)
+			}
+		}
+		d.scope = scope(d.Decision, loc, ecs.prefix.Bits())
 	}
 	return d
 }

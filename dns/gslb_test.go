@@ -1,11 +1,14 @@
 package dns_test
 
 import (
+	"context"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +22,13 @@ func startGSLB(t *testing.T) (netip.AddrPort, *prometheus.Registry, string) {
 	t.Helper()
 	path := dns.WriteGSLB(t)
 	reg := prometheus.NewRegistry()
-	return dnstest.Start(t, dnstest.Handler(t, path, reg), "127.0.0.1"), reg, path
+	h := dnstest.Handler(t, path, reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.WaitScopes(ctx); err != nil {
+		t.Fatalf("ECS scope maps: %v", err)
+	}
+	return dnstest.Start(t, h, "127.0.0.1"), reg, path
 }
 
 // ecsQuery asks qname/qtype with an EDNS Client Subnet option for subnet ("" for none).
@@ -79,12 +88,17 @@ func TestServiceAnswersAndECSScope(t *testing.T) {
 		want   []string
 		scope  int // -1: no ECS echoed
 	}{
+		// Scopes are the widest prefixes over which the pool order is the same (geo/netmap). In
+		// this fixture unlocated clients get the configured order na, eu, ap, which is also
+		// North America's, so NA networks merge with all unlocated space up to the nearest
+		// EU or AS network: 8.0.0.0/5 (1.0.16.0/20 is AS), 2001:4000::/18 (2001::/32 is Teredo,
+		// which follows the IPv4 classes), 4.0.0.0/6.
 		{"europe by ecs, scope is the geo network", "geo.gslb.test.", mdns.TypeA, "81.2.69.0/24", eu, 20},
 		{"scope never exceeds the source prefix", "geo.gslb.test.", mdns.TypeA, "81.2.64.0/18", eu, 18},
 		{"asia by ecs", "geo.gslb.test.", mdns.TypeA, "1.0.16.0/24", ap, 20},
-		{"north america by ecs", "geo.gslb.test.", mdns.TypeA, "8.8.8.0/24", na, 24},
-		{"ipv6 ecs", "geo.gslb.test.", mdns.TypeA, "2001:4860:4860::/48", na, 32},
-		{"unknown network: default order, scope the source prefix", "geo.gslb.test.", mdns.TypeA, "5.6.7.0/24", na, 24},
+		{"north america by ecs, merged scope", "geo.gslb.test.", mdns.TypeA, "8.8.8.0/24", na, 5},
+		{"ipv6 ecs, merged scope", "geo.gslb.test.", mdns.TypeA, "2001:4860:4860::/48", na, 18},
+		{"unknown network: default order, merged scope", "geo.gslb.test.", mdns.TypeA, "5.6.7.0/24", na, 6},
 		{"private ecs is ignored: located by the socket, scope 0", "geo.gslb.test.", mdns.TypeA, "10.1.2.0/24", na, 0},
 		{"no ecs: located by the socket", "geo.gslb.test.", mdns.TypeA, "", na, -1},
 		{"ignore_ecs: scope 0", "noecs.gslb.test.", mdns.TypeA, "81.2.69.0/24", na, 0},
@@ -92,7 +106,7 @@ func TestServiceAnswersAndECSScope(t *testing.T) {
 		{"hash depends on the /24", "hash.gslb.test.", mdns.TypeA, "81.2.69.0/24", nil, 24},
 		{"hash scope capped at the source", "hash.gslb.test.", mdns.TypeA, "81.2.0.0/16", nil, 16},
 		{"static names answer ecs with scope 0", "ns1.gslb.test.", mdns.TypeA, "81.2.69.0/24", []string{"127.0.0.1"}, 0},
-		{"aaaa from the pool's ipv6 endpoints", "geo.gslb.test.", mdns.TypeAAAA, "8.8.8.0/24", []string{"2001:db8:1::1"}, 24},
+		{"aaaa from the pool's ipv6 endpoints", "geo.gslb.test.", mdns.TypeAAAA, "8.8.8.0/24", []string{"2001:db8:1::1"}, 5},
 		{"aaaa where the chosen region has none falls to one that has", "geo.gslb.test.", mdns.TypeAAAA, "81.2.69.0/24", []string{"2001:db8:1::1"}, 20},
 		{"cname to a service", "alias.gslb.test.", mdns.TypeA, "", eu, -1},
 		{"nets override beats the database, scope its prefix", "geo.gslb.test.", mdns.TypeA, "81.2.69.128/26", ap, 25},
@@ -217,4 +231,32 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ..
 	}
 	t.Fatalf("no %s with labels %v", name, labels)
 	return 0
+}
+
+// TestECSScopeHolds: every client inside the scope a reply names gets the same answer, which is
+// what a resolver caching by that scope assumes.
+func TestECSScopeHolds(t *testing.T) {
+	addr, _, _ := startGSLB(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, subnet := range []string{"8.8.8.0/24", "81.2.69.0/24", "1.0.16.0/24", "5.6.7.0/24", "2001:4860:4860::/48"} {
+		t.Run(subnet, func(t *testing.T) {
+			r := dnstest.Exchange(t, addr, "udp", ecsQuery(t, "geo.gslb.test.", mdns.TypeA, subnet))
+			want, scope := answerAddrs(r), replyScope(t, r)
+			p := netip.MustParsePrefix(subnet)
+			scoped, _ := p.Addr().Prefix(scope)
+			for range 30 {
+				b := scoped.Addr().AsSlice()
+				for i := range b { // random host bits below the scope
+					keep := max(0, min(8, scope-8*i))
+					b[i] = b[i]&^(0xff>>keep) | byte(rng.Uint32())&(0xff>>keep)
+				}
+				a, _ := netip.AddrFromSlice(b)
+				other, _ := a.Prefix(p.Bits())
+				got := answerAddrs(dnstest.Exchange(t, addr, "udp", ecsQuery(t, "geo.gslb.test.", mdns.TypeA, other.String())))
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s is inside the scope %s of %s's reply but gets %v, not %v", other, scoped, subnet, got, want)
+				}
+			}
+		})
+	}
 }

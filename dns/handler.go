@@ -45,6 +45,8 @@ type Handler struct {
 	geoPaths   []string
 	geoWatch   time.Duration // how often WatchGeo checks the files; 0: never
 	geoChanged chan struct{} // tells WatchGeo to watch the new database
+	stopScopes func()        // cancels the ECS scope maps' build for an older snapshot
+	scopesDone chan struct{} // closed when the current build ends
 }
 
 // snapshot is everything one config gives the query path. Immutable but for its cache.
@@ -128,6 +130,7 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		s.geo = db
 	}
 	h.snap.Store(s)
+	h.rescope()
 	if every := time.Duration(cfg.Geo.Watch) * time.Second; every != h.geoWatch {
 		h.geoWatch = every
 		h.notifyGeo()
@@ -166,6 +169,9 @@ func (h *Handler) WatchGeo(ctx context.Context) {
 					return
 				}
 				h.log.Info("geo database reloaded")
+				h.mu.Lock()
+				h.rescope()
+				h.mu.Unlock()
 			})
 		}
 		select {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 )
 
 // regionPool is the answer each region's pool gives in testdata/geolite2.toml.tmpl, sorted.
@@ -143,5 +144,32 @@ func TestGeoLite2Unlocated(t *testing.T) {
 				t.Errorf("reply carries ECS %q, want none: the query had none", r.options)
 			}
 		})
+	}
+}
+
+// TestGeoLite2ScopesAsWideAsGdnsd: with every network of GeoLite2-City classified by its pool
+// order and neighbours merged, the ECS scopes are as wide as gdnsd's for the same continent
+// map (gdnsd answers /14, /17 and /20 for these three), or wider where our order makes two
+// continents one class (Asia and Oceania both order ap, eu, na).
+func TestGeoLite2ScopesAsWideAsGdnsd(t *testing.T) {
+	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geoLite2City(t))
+	waitLog(t, n, "ECS scope map ready", 30*time.Second)
+	tests := []struct {
+		subnet      string
+		want, gdnsd int
+	}{
+		{"8.8.8.0/24", 14, 14},
+		{"81.2.69.0/24", 17, 17},
+		{"1.0.16.0/24", 15, 20},
+	}
+	var cmds [][]string
+	for _, tc := range tests {
+		cmds = append(cmds, digArgs(n.ports.DNS, "www.example.test", "A", "+subnet="+tc.subnet))
+	}
+	for i, out := range outputs(t, cmds) {
+		got, ok := ecsScope(parseDig(out))
+		if !ok || got != tests[i].want {
+			t.Errorf("+subnet=%s: scope %d (ok %v), want /%d (gdnsd: /%d)\n%s", tests[i].subnet, got, ok, tests[i].want, tests[i].gdnsd, out)
+		}
 	}
 }

@@ -207,3 +207,15 @@ func replyScope(m *mdns.Msg) int {
 
 // udpClient is a miekg/dns UDP client; one is shared by all the exchangers of a test.
 func udpClient() *mdns.Client { return &mdns.Client{Net: "udp", Timeout: 2 * time.Second} }
+
+// waitLog waits until the node has logged a line containing s, at most limit.
+func waitLog(t *testing.T, n *node, s string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(n.stderr.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the node's log within %v:\n%s", s, limit, n.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -204,27 +205,36 @@ func TestExplainMatchesDig(t *testing.T) {
 		{"asia ipv6", "2001:200::/48", "ap"},
 		{"private subnet", "10.1.2.0/24", "na"},
 	}
+	// The server scopes replies by its merged ECS scope maps once they are built, as explain
+	// does before it answers: wait for them, then compare.
+	waitLog(t, n, "ECS scope map ready", 30*time.Second)
+	explainCmd := []string{"meridian", "explain", "-c", path}
 	var cmds [][]string
 	for _, tc := range tests {
+		explainCmd = append(explainCmd, "-subnet", tc.subnet)
 		cmds = append(cmds,
-			[]string{"meridian", "explain", "-c", path, "-subnet", tc.subnet, "www.example.test"},
 			digArgs(n.ports.DNS, "www.example.test", "A", "+subnet="+tc.subnet),
 			digArgs(n.ports.DNS, "+tcp", "www.example.test", "A", "+subnet="+tc.subnet))
 	}
+	cmds = append(cmds, append(explainCmd, "www.example.test"))
 	outs := outputs(t, cmds)
+	explained := strings.Split(outs[len(outs)-1], ";; explain ")[1:] // one block per -subnet, in order
+	if len(explained) != len(tests) {
+		t.Fatalf("explain printed %d explanations for %d subnets:\n%s", len(explained), len(tests), outs[len(outs)-1])
+	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ex := explainReply(t, outs[3*i])
+			ex := explainReply(t, explained[i])
 			want := addrs(ex.answer)
 			if !slices.Equal(want, regionPool[tc.region]) {
-				t.Errorf("explain -subnet %s: answer %v, want region %s's %v\n%s", tc.subnet, want, tc.region, regionPool[tc.region], outs[3*i])
+				t.Errorf("explain -subnet %s: answer %v, want region %s's %v\n%s", tc.subnet, want, tc.region, regionPool[tc.region], explained[i])
 			}
 			exScope, ok := ecsScope(ex)
 			if !ok {
-				t.Errorf("explain -subnet %s: reply without ECS\n%s", tc.subnet, outs[3*i])
+				t.Errorf("explain -subnet %s: reply without ECS\n%s", tc.subnet, explained[i])
 			}
 			for j, proto := range []string{"udp", "tcp"} {
-				r := parseDig(outs[3*i+1+j])
+				r := parseDig(outs[2*i+j])
 				if !strings.Contains(r.raw, "("+strings.ToUpper(proto)+")") {
 					t.Errorf("dig over %s: reply not received over %s\n%s", proto, proto, r.raw)
 				}

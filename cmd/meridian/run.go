@@ -19,7 +19,7 @@ const usage = `usage: meridian <command> [flags]
 commands:
   serve [-c FILE]   serve DNS and HTTP; without -c, the embedded demo config
   check -c FILE     validate a config: exit 0 if good, else 1 with every problem as file:line:col
-  explain [-c FILE] -client IP|-subnet CIDR NAME [TYPE]
+  explain [-c FILE] (-client IP|-subnet CIDR)... NAME [TYPE]
                     show how NAME is answered for that client, step by step
   version           print the version
 
@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "check":
 		return check(args[1:], stdout, stderr)
 	case "explain":
-		return explain(args[1:], stdout, stderr)
+		return explain(ctx, args[1:], stdout, stderr)
 	case "version":
 		v, r := web.Version()
 		fmt.Fprintf(stdout, "meridian %s (%s)\n", v, r)

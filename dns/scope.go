@@ -1,0 +1,110 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/meridian-gslb/meridian/dns/policy"
+	"github.com/meridian-gslb/meridian/geo"
+	"github.com/meridian-gslb/meridian/geo/netmap"
+)
+
+// ECS scopes as wide as the answer allows. A geo or proximity decision depends on the client's
+// location only through the order of its pools, so after a config or database load every
+// network of the geo database is classified by that order and neighbours of one class are
+// merged (geo/netmap): the scope is then the widest prefix over which the order, and so the
+// answer, is the same — /14 for 8.8.8.0/24 on GeoLite2-City with a continent map, as gdnsd
+// answers, where the database network alone gives /17. The maps build in the background
+// (seconds on GeoLite2-City); until one is ready, and where it cannot tell, the scope is the
+// database network's prefix.
+
+// scopeShape is what a service's order depends on: services of one shape share a map.
+func scopeShape(s *policy.Service) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%g", s.Order, s.Tolerance)
+	for _, p := range s.Pools {
+		b.WriteString("|" + p.Name)
+	}
+	return b.String()
+}
+
+// buildScopes builds the maps of every service of s whose order depends on location, one per
+// shape, publishing each on its services as it completes. It stops early when ctx ends (a
+// newer snapshot or database took over).
+func (h *Handler) buildScopes(ctx context.Context, s *snapshot, done chan struct{}) {
+	defer close(done)
+	db, ok := s.geo.(*geo.DB)
+	if !ok || db == nil {
+		return
+	}
+	shapes := map[string][]*service{}
+	var order []string
+	for _, svc := range s.services {
+		if _, ok := policy.OrderKey(svc.p, policy.Location{}, false); !ok {
+			continue // failover (location-free) and latency (depends on more than location)
+		}
+		k := scopeShape(svc.p)
+		if shapes[k] == nil {
+			order = append(order, k)
+		}
+		shapes[k] = append(shapes[k], svc)
+	}
+	for _, k := range order {
+		svcs := shapes[k]
+		start := time.Now()
+		m, err := netmap.Build(ctx, db.Networks, func(l geo.Location) string {
+			key, _ := policy.OrderKey(svcs[0].p, policyLocation(l), l.Found())
+			return key
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("ECS scope map not built; scopes stay the geo networks' prefixes", "shape", k, "err", err)
+			}
+			return
+		}
+		for _, svc := range svcs {
+			svc.scopes.Store(m)
+		}
+		h.log.Info("ECS scope map ready", "services", len(svcs), "classes", m.Classes(), "nodes", m.Nodes(),
+			"took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// rescope starts building the scope maps of the current snapshot, stopping any build for an
+// older one. The caller holds h.mu.
+func (h *Handler) rescope() {
+	if h.stopScopes != nil {
+		h.stopScopes()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stopScopes = cancel
+	s := h.snap.Load()
+	for _, svc := range s.services {
+		svc.scopes.Store(nil) // the database may have changed under the old maps
+	}
+	h.scopesDone = make(chan struct{})
+	go h.buildScopes(ctx, s, h.scopesDone)
+}
+
+// WaitScopes waits until the ECS scope maps of the current config and databases are built
+// (or their build gave up), or ctx ends.
+func (h *Handler) WaitScopes(ctx context.Context) error {
+	h.mu.Lock()
+	done := h.scopesDone
+	h.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func policyLocation(l geo.Location) policy.Location {
+	return policy.Location{
+		Continent: l.Continent, Country: l.Country, Subdivision: l.Subdivision,
+		Lat: l.Lat, Lon: l.Lon, HasCoords: l.HasCoords,
+	}
+}
