@@ -2,35 +2,15 @@ package geo
 
 import (
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
-)
 
-// geoLite2 returns the path of a real GeoLite2 database named file in the
-// directory $MERIDIAN_GEOLITE2_DIR (make test fetches it there). Without one the
-// test is skipped on a developer's machine and fails under CI, which must run it.
-func geoLite2(t *testing.T, file string) string {
-	t.Helper()
-	missing := t.Skipf
-	if os.Getenv("CI") != "" {
-		missing = t.Fatalf
-	}
-	dir := os.Getenv("MERIDIAN_GEOLITE2_DIR")
-	if dir == "" {
-		missing("MERIDIAN_GEOLITE2_DIR is not set: `make test` fetches GeoLite2 and sets it (or: bash test/geodata.sh DIR)")
-	}
-	path := filepath.Join(dir, file)
-	if _, err := os.Stat(path); err != nil {
-		missing("no %s in MERIDIAN_GEOLITE2_DIR: %v", file, err)
-	}
-	return path
-}
+	"github.com/meridian-gslb/meridian/geo/geotest"
+)
 
 // TestGeoLite2 checks well-known addresses against the real GeoLite2 City
 // database; their countries have been stable for years.
 func TestGeoLite2(t *testing.T) {
-	city := geoLite2(t, "GeoLite2-City.mmdb")
+	city := geotest.GeoLite2(t, "GeoLite2-City.mmdb")
 	d := mustOpen(t, Options{}, city)
 	t.Log(d.Describe())
 	tests := []struct {
@@ -71,7 +51,7 @@ func TestGeoLite2Continents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("walks a whole database")
 	}
-	country := geoLite2(t, "GeoLite2-Country.mmdb")
+	country := geotest.GeoLite2(t, "GeoLite2-Country.mmdb")
 	d := mustOpen(t, Options{}, country)
 	bad := map[string]string{}
 	n := 0

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/meridian-gslb/meridian/geo/geotest"
 )
 
 // regionPool is the answer each region's pool gives in testdata/geolite2.toml.tmpl, sorted.
@@ -23,7 +25,7 @@ var continentRegion = map[string]string{"NA": "na", "SA": "na", "EU": "eu", "AF"
 // the source prefix). The continents are facts about the addresses, checked once against the
 // database build that `make test` fetches (2019-12), not computed from it.
 func TestGeoLite2Steering(t *testing.T) {
-	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geoLite2City(t))
+	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geotest.GeoLite2(t, "GeoLite2-City.mmdb"))
 	tests := []struct {
 		subnet, continent, who string
 	}{
@@ -113,7 +115,7 @@ func TestGeoLite2Steering(t *testing.T) {
 // located instead; it is not in GeoLite2, so the configured order answers (na first). Such
 // answers do not depend on the subnet: scope 0.
 func TestGeoLite2Unlocated(t *testing.T) {
-	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geoLite2City(t))
+	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geotest.GeoLite2(t, "GeoLite2-City.mmdb"))
 	tests := []struct {
 		name   string
 		args   []string
@@ -152,7 +154,7 @@ func TestGeoLite2Unlocated(t *testing.T) {
 // map (gdnsd answers /14, /17 and /20 for these three), or wider where our order makes two
 // continents one class (Asia and Oceania both order ap, eu, na).
 func TestGeoLite2ScopesAsWideAsGdnsd(t *testing.T) {
-	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geoLite2City(t))
+	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geotest.GeoLite2(t, "GeoLite2-City.mmdb"))
 	waitLog(t, n, "ECS scope map ready", 30*time.Second)
 	tests := []struct {
 		subnet      string

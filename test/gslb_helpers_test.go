@@ -3,9 +3,7 @@ package test
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,29 +18,6 @@ import (
 type gslbVars struct {
 	ports
 	City string // absolute path of GeoLite2-City.mmdb
-}
-
-// geoLite2City returns the path of the real GeoLite2 City database in $MERIDIAN_GEOLITE2_DIR
-// (`make test` fetches it there). Without it the test is skipped on a developer's machine and
-// fails under CI, which must run it.
-func geoLite2City(t *testing.T) string {
-	t.Helper()
-	missing := t.Skipf
-	if os.Getenv("CI") != "" {
-		missing = t.Fatalf
-	}
-	dir := os.Getenv("MERIDIAN_GEOLITE2_DIR")
-	if dir == "" {
-		missing("MERIDIAN_GEOLITE2_DIR is not set: `make test` fetches GeoLite2 and sets it (or: bash test/geodata.sh DIR)")
-	}
-	path, err := filepath.Abs(filepath.Join(dir, "GeoLite2-City.mmdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); err != nil {
-		missing("no GeoLite2-City.mmdb in MERIDIAN_GEOLITE2_DIR: %v", err)
-	}
-	return path
 }
 
 // startGSLBNode renders tmpl with fresh ports (and city, when not empty) and starts a node on it.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-gslb/meridian/geo/geotest"
 	mdns "github.com/miekg/dns"
 )
 
@@ -192,7 +193,7 @@ func TestHashSticky(t *testing.T) {
 // ECS S gets, over UDP and over TCP, for subnets on every continent (geo with answers = the
 // pool's size, so the set of addresses is deterministic).
 func TestExplainMatchesDig(t *testing.T) {
-	n, path := startGSLBNode(t, "geolite2.toml.tmpl", geoLite2City(t))
+	n, path := startGSLBNode(t, "geolite2.toml.tmpl", geotest.GeoLite2(t, "GeoLite2-City.mmdb"))
 	tests := []struct {
 		name, subnet, region string
 	}{

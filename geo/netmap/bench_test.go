@@ -5,10 +5,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+
+	"github.com/meridian-gslb/meridian/geo/geotest"
 )
 
 func BenchmarkLookup(b *testing.B) {
-	db := open(b, geoLite2(b))
+	db := open(b, geotest.GeoLite2(b, "GeoLite2-City.mmdb"))
 	m, err := Build(context.Background(), db.Networks, continent)
 	if err != nil {
 		b.Fatalf("Build: %v", err)

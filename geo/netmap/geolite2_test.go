@@ -4,31 +4,12 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
-)
 
-// geoLite2 is the path of the real GeoLite2 City database in $MERIDIAN_GEOLITE2_DIR
-// (make test fetches it). Without it the test is skipped, and fails under CI.
-func geoLite2(t testing.TB) string {
-	t.Helper()
-	missing := t.Skipf
-	if os.Getenv("CI") != "" {
-		missing = t.Fatalf
-	}
-	dir := os.Getenv("MERIDIAN_GEOLITE2_DIR")
-	if dir == "" {
-		missing("MERIDIAN_GEOLITE2_DIR is not set: `make test` fetches GeoLite2 and sets it")
-	}
-	path := filepath.Join(dir, "GeoLite2-City.mmdb")
-	if _, err := os.Stat(path); err != nil {
-		missing("no GeoLite2-City.mmdb in MERIDIAN_GEOLITE2_DIR: %v", err)
-	}
-	return path
-}
+	"github.com/meridian-gslb/meridian/geo/geotest"
+)
 
 // TestGeoLite2 builds the continent map of the real database, as gdnsd's continent map,
 // and checks that its scopes are never narrower than the database network and never wrong.
@@ -36,7 +17,7 @@ func TestGeoLite2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("walks a whole database")
 	}
-	db := open(t, geoLite2(t))
+	db := open(t, geotest.GeoLite2(t, "GeoLite2-City.mmdb"))
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
