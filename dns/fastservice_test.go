@@ -2,8 +2,14 @@ package dns
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/geo/geotest"
 )
 
 func newGSLBHandler(tb testing.TB, path string) *Handler {
@@ -152,4 +159,50 @@ func BenchmarkRespondService(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRespondGeoLite2: a geo service over the real GeoLite2-City, queries with ECS from
+// 4096 random /24s (the geo cache holds them all after the first round).
+func BenchmarkRespondGeoLite2(b *testing.B) {
+	city := geotest.GeoLite2(b, "GeoLite2-City.mmdb")
+	cfg := strings.Replace(string(mustRead(b, "testdata/gslb.toml")), `databases = ["city.mmdb"]`, fmt.Sprintf("databases = [%q]", city), 1)
+	path := filepath.Join(b.TempDir(), "gslb.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	h := newGSLBHandler(b, path)
+	if err := h.WaitScopes(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	var qs [][]byte
+	for range 4096 {
+		m := new(mdns.Msg)
+		m.SetQuestion("geo.gslb.test.", mdns.TypeA)
+		m.SetEdns0(1232, false)
+		ip := net.IPv4(byte(1+rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), 0)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: ip})
+		w, err := m.Pack()
+		if err != nil {
+			b.Fatal(err)
+		}
+		qs = append(qs, w)
+	}
+	out := make([]byte, 4096)
+	src := netip.MustParseAddrPort("127.0.0.1:5300")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.Respond(out, qs[i%len(qs)], UDP, src)
+		i++
+	}
+}
+
+func mustRead(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

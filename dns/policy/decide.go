@@ -100,7 +100,7 @@ func (d *decider) order(ps []ranked) {
 	tol = max(tol, 0)
 	switch svc.Order {
 	case Geo:
-		level, code := orderGeo(c, ps)
+		level, code := orderGeo(svc, c, ps)
 		if d.r.Explain {
 			d.stepf("order geo: %s → %s", geoMatch(c, level, code), tiersString(ps))
 		}

@@ -36,5 +36,26 @@ func regionKm(a, b *Region) float64 { return havKm(regionHav(a, b)) }
 // regionHav is the haversine between two regions, for ordering.
 func regionHav(a, b *Region) float64 { return haversine(a.Lat, a.Lon, b.Lat, b.Lon) }
 
+// regionHav is the haversine between two of the service's regions, computed once.
+func (s *Service) regionHav(a, b *Region) float64 {
+	m := s.havs.Load()
+	if m == nil {
+		all := map[[2]*Region]float64{}
+		for _, p := range s.Pools {
+			for _, q := range s.Pools {
+				if p != nil && q != nil && hasCoords(p.Region) && hasCoords(q.Region) {
+					all[[2]*Region{p.Region, q.Region}] = regionHav(p.Region, q.Region)
+				}
+			}
+		}
+		s.havs.Store(&all) // racing first uses compute the same map
+		m = &all
+	}
+	if h, ok := (*m)[[2]*Region{a, b}]; ok {
+		return h
+	}
+	return regionHav(a, b)
+}
+
 // hasCoords reports whether r is a region with coordinates.
 func hasCoords(r *Region) bool { return r != nil && r.HasCoords }

@@ -39,7 +39,7 @@ type groups [3]tierMode
 
 // orderGeo ranks by the most specific region match, then by distance from the first match.
 // It returns the matched level (0 when nothing matched) and the code it matched on.
-func orderGeo(c Client, ps []ranked) (level int, code string) {
+func orderGeo(svc *Service, c Client, ps []ranked) (level int, code string) {
 	if c.Located {
 		for i := range ps {
 			l := matchLevel(ps[i].pool.Region, c.Loc)
@@ -65,7 +65,7 @@ func orderGeo(c Client, ps []ranked) (level int, code string) {
 		case int(ps[i].key) == level:
 			ps[i].group, ps[i].key, ps[i].unit = 0, 0, noUnit
 		case hasCoords(first) && hasCoords(r): // only the order counts: skip the arcsine
-			ps[i].group, ps[i].key, ps[i].unit = 1, regionHav(first, r), hav
+			ps[i].group, ps[i].key, ps[i].unit = 1, svc.regionHav(first, r), hav
 		default: // after every region with coordinates, in configured order
 			ps[i].group, ps[i].key, ps[i].unit = 1, math.Inf(1), noUnit
 		}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridian-gslb/meridian/health"
@@ -50,6 +51,10 @@ type Service struct {
 	// Tolerance: with Proximity and Latency, pools within this fraction of a tier's best
 	// distance or RTT share the tier. 0 means 0.05.
 	Tolerance float64
+
+	// havs memoises the haversines between the pools' regions, which geo orders need on
+	// every decision and which never change: filled on first use.
+	havs atomic.Pointer[map[[2]*Region]float64]
 }
 
 // Location is where the geo database puts a client.
