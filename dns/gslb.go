@@ -180,6 +180,12 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 				loc.Prefix, _ = addr.Prefix(bits)
 			}
 		}
+		if svc.p.Order == policy.Latency && loc.Prefix.IsValid() {
+			// Measured RTTs can change at any CIDR of the table: never scope wider.
+			if fine := s.latency.FinestBits(addr); fine > loc.Prefix.Bits() {
+				loc.Prefix, _ = addr.Prefix(fine)
+			}
+		}
 		d.scope = scope(d.Decision, loc, ecs.prefix.Bits())
 	}
 	return d

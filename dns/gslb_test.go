@@ -260,3 +260,47 @@ func TestECSScopeHolds(t *testing.T) {
 		})
 	}
 }
+
+// TestProximityLatencyRandom: the policies without a test above, over real sockets.
+func TestProximityLatencyRandom(t *testing.T) {
+	addr, _, _ := startGSLB(t)
+	na, eu, ap := []string{"127.0.1.1", "127.0.1.2"}, []string{"127.0.2.1", "127.0.2.2"}, []string{"127.0.3.1", "127.0.3.2"}
+	tests := []struct {
+		name, qname, subnet string
+		want                []string
+	}{
+		{"proximity: london is nearest frankfurt", "near.gslb.test.", "81.2.69.0/24", eu},
+		{"proximity: tokyo is nearest singapore", "near.gslb.test.", "1.0.16.0/24", ap},
+		{"proximity: kansas is nearest virginia", "near.gslb.test.", "8.8.8.0/24", na},
+		{"latency: london's network measured fastest to ap", "rtt.gslb.test.", "81.2.70.0/24", ap},
+		{"latency: a finer measurement wins", "rtt.gslb.test.", "81.2.69.0/24", eu},
+		{"latency: asia measured fastest to na", "rtt.gslb.test.", "1.0.16.0/24", na},
+		{"latency: no measurement is proximity", "rtt.gslb.test.", "8.8.8.0/24", na},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dnstest.Exchange(t, addr, "udp", ecsQuery(t, tc.qname, mdns.TypeA, tc.subnet))
+			if got := answerAddrs(r); !slices.Equal(got, tc.want) {
+				t.Errorf("answer %v, want %v", got, tc.want)
+			}
+			s := replyScope(t, r)
+			if s <= 0 || s > 24 {
+				t.Errorf("ECS scope %d, want 1..24: the answer depends on the location", s)
+			}
+			if tc.qname == "rtt.gslb.test." && strings.HasPrefix(tc.subnet, "81.2.") && s != 24 {
+				t.Errorf("latency ECS scope %d, want 24: the table measures 81.2.69.0/24 apart", s)
+			}
+		})
+	}
+	seen := map[string]bool{}
+	for range 100 {
+		r := dnstest.Exchange(t, addr, "udp", ecsQuery(t, "rnd.gslb.test.", mdns.TypeA, "81.2.69.0/24"))
+		if s := replyScope(t, r); s != 0 {
+			t.Fatalf("random: ECS scope %d, want 0", s)
+		}
+		seen[strings.Join(answerAddrs(r), ",")] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("random over 100 queries answered %v, want both endpoints", seen)
+	}
+}

@@ -20,15 +20,16 @@ func writeGSLB(t testing.TB) string {
 		{CIDR: "1.0.16.0/20", Continent: "AS", Country: "JP", Lat: 35.69, Lon: 139.69},
 		{CIDR: "2001:4860::/32", Continent: "NA", Country: "US", Lat: 37.75, Lon: -97.8},
 	})
-	b, err := os.ReadFile("testdata/gslb.toml")
-	if err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"gslb.toml", "latency.csv"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	path := filepath.Join(dir, "gslb.toml")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return filepath.Join(dir, "gslb.toml")
 }
 
 // WriteGSLB is writeGSLB for the external tests (package dns_test).

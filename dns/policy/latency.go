@@ -214,3 +214,19 @@ func (t *LatencyTable) RTT(c Client, region string) (time.Duration, bool) {
 func (t *LatencyTable) Len() int {
 	return len(t.prefixes) + len(t.countries) + len(t.continents)
 }
+
+// FinestBits is the longest CIDR length in the table for a's family, 0 without any. A latency
+// answer can change at any CIDR of the table, so an ECS scope for it is never wider than this.
+func (t *LatencyTable) FinestBits(a netip.Addr) int {
+	if t == nil {
+		return 0
+	}
+	bits := t.bits6
+	if a.Is4() {
+		bits = t.bits4
+	}
+	if len(bits) == 0 {
+		return 0
+	}
+	return bits[0]
+}
