@@ -25,12 +25,14 @@ test: geodata
 	$(GO) vet ./...
 	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -race -count=1 ./...
 
-# Go micro-benchmarks, then dnsperf against Meridian and gdnsd side by side.
-bench: bench-go
-	bash test/bench/dns.sh
+# Go micro-benchmarks, then dnsperf against Meridian and gdnsd side by side: a static name, then
+# a geo-steered name with ECS (gdnsd's geoip plugin, the same GeoLite2 database).
+bench: bench-go geodata
+	bash test/bench/dns.sh -m static
+	bash test/bench/dns.sh -m geo -g $(GEODIR)
 
-bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./dns/...
+bench-go: geodata
+	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -run '^$$' -bench . -benchmem ./dns/... ./geo/...
 
 # Coverage-guided fuzzing of the DNS request handler, bounded by FUZZTIME.
 fuzz:

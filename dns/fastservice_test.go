@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -171,8 +171,8 @@ func BenchmarkRespondService(b *testing.B) {
 // 4096 random /24s (the geo cache holds them all after the first round).
 func BenchmarkRespondGeoLite2(b *testing.B) {
 	city := geotest.GeoLite2(b, "GeoLite2-City.mmdb")
-	cfg := strings.Replace(string(mustRead(b, "testdata/gslb.toml")), `databases = ["city.mmdb"]`, fmt.Sprintf("databases = [%q]", city), 1)
-	path := filepath.Join(b.TempDir(), "gslb.toml")
+	path := writeGSLB(b)
+	cfg := strings.Replace(string(mustRead(b, path)), `databases = ["city.mmdb"]`, fmt.Sprintf("databases = [%q]", city), 1)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -208,4 +208,51 @@ func mustRead(tb testing.TB, path string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// TestPreparedDecisionsAgree: a decision through a class's prepared order (the query path once
+// the scope maps exist) is the decision Decide makes from the client's location, for random
+// clients of both families; services select by hash so the answers are comparable.
+func TestPreparedDecisionsAgree(t *testing.T) {
+	h := newGSLBHandler(t, writeGSLB(t))
+	s := h.snap.Load()
+	rng := rand.New(rand.NewPCG(3, 4))
+	prefixes := []netip.Prefix{
+		netip.MustParsePrefix("81.2.64.0/18"), netip.MustParsePrefix("8.8.0.0/16"), netip.MustParsePrefix("1.0.0.0/16"),
+		netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("2001:4860::/31"), netip.MustParsePrefix("::/0"),
+	}
+	for _, name := range []string{"geohash.gslb.test.", "nearhash.gslb.test."} {
+		svc := s.services[name]
+		if svc.classes.Load() == nil {
+			t.Fatalf("%s: no scope map", name)
+		}
+		prepared := 0
+		for range 3000 {
+			p := prefixes[rng.IntN(len(prefixes))]
+			b := p.Addr().AsSlice()
+			for i := range b {
+				keep := max(0, min(8, p.Bits()-8*i))
+				b[i] = b[i]&^(0xff>>keep) | byte(rng.Uint32())&(0xff>>keep)
+			}
+			a, _ := netip.AddrFromSlice(b)
+			if !public(a) {
+				continue
+			}
+			ecs := ecsInfo{prefix: netip.PrefixFrom(a, a.BitLen()), ok: true}
+			for _, fam := range []int{4, 6} {
+				fast := s.decide(svc, fam, netip.MustParseAddr("127.0.0.1"), ecs, false)
+				full := s.decide(svc, fam, netip.MustParseAddr("127.0.0.1"), ecs, true)
+				if fast.loc.Continent == "" && fast.loc.Prefix.IsValid() {
+					prepared++ // the prepared path sets only the prefix
+				}
+				if !slices.Equal(fast.Addrs, full.Addrs) || fast.Outcome != full.Outcome || fast.scope != full.scope {
+					t.Fatalf("%s %s IPv%d: prepared %v %s scope %d, full %v %s scope %d\n%s", name, a, fam,
+						fast.Addrs, fast.Outcome, fast.scope, full.Addrs, full.Outcome, full.scope, strings.Join(full.Steps, "\n"))
+				}
+			}
+		}
+		if prepared == 0 {
+			t.Errorf("%s: no decision took the prepared path", name)
+		}
+	}
 }

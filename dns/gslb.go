@@ -11,7 +11,6 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/geo"
-	"github.com/meridian-gslb/meridian/geo/netmap"
 )
 
 // Locator finds where an address is; *geo.DB is one. A nil Locator locates nobody.
@@ -27,8 +26,9 @@ type service struct {
 	ttl       uint32
 	ignoreECS bool
 	decisions [3]prometheus.Counter // by policy.Outcome
-	// scopes is the merged ECS scope map for this service's order, once built (scope.go).
-	scopes atomic.Pointer[netmap.Map]
+	// classes is the merged ECS scope map of this service's order and the orders prepared per
+	// class of clients, once built (scope.go).
+	classes atomic.Pointer[classes]
 }
 
 // buildServices turns the config's regions, pools and services into policy values, once per
@@ -157,6 +157,24 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 		addr, d.source, d.ecsUsed = ecs.prefix.Addr(), "ecs", true
 	}
 	region, override := s.nets.lookup(addr)
+	req := policy.Request{Service: svc.p, Family: family, Explain: explain}
+	if s.latency != nil {
+		req.Latency = s.latency
+	}
+	if c := svc.classes.Load(); c != nil && region == nil && !explain {
+		// The usual path for geo and proximity services once their map is built: the client's
+		// class gives its prepared order and the scope; no geo lookup, no ordering.
+		if prep, bits := c.lookup(addr, family); prep != nil {
+			req.Client = policy.Client{Addr: addr}
+			d.client = req.Client
+			d.Decision = policy.DecidePrepared(req, prep)
+			if d.ecsUsed {
+				d.loc.Prefix, _ = addr.Prefix(bits)
+				d.scope = scope(d.Decision, d.loc, ecs.prefix.Bits())
+			}
+			return d
+		}
+	}
 	switch {
 	case region != nil: // the operator placed this network: its region, at the region's coordinates
 		d.loc = geo.Location{Lat: region.Lat, Lon: region.Lon, HasCoords: region.HasCoords, Prefix: override}
@@ -167,15 +185,12 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 	if region != nil {
 		d.client.Loc.Region = region.Name
 	}
-	req := policy.Request{Service: svc.p, Client: d.client, Family: family, Explain: explain}
-	if s.latency != nil {
-		req.Latency = s.latency
-	}
+	req.Client = d.client
 	d.Decision = policy.Decide(req)
 	if d.ecsUsed {
 		loc := d.loc
-		if m := svc.scopes.Load(); m != nil && region == nil && d.Depends == policy.OnLocation {
-			if _, bits := m.Lookup(addr); bits >= 0 {
+		if c := svc.classes.Load(); c != nil && region == nil && d.Depends == policy.OnLocation {
+			if _, bits := c.m.Lookup(addr); bits >= 0 {
 				// The answer holds across the merged prefix: scope by it, not the geo network.
 				loc.Prefix, _ = addr.Prefix(bits)
 			}

@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -19,6 +20,25 @@ import (
 // answers, where the database network alone gives /17. The maps build in the background
 // (seconds on GeoLite2-City); until one is ready, and where it cannot tell, the scope is the
 // database network's prefix.
+
+// classes is a service's scope map and, for each class of clients in it, the filter and order
+// steps of its decisions, prepared for IPv4 and IPv6: a query from a client of a known class
+// skips the geo lookup and the ordering.
+type classes struct {
+	m        *netmap.Map
+	prepared map[string]*[2]*policy.Prepared // by class (OrderKey)
+}
+
+// lookup returns the prepared order for a's class and the widest prefix around a with that
+// class, or nil when the map cannot tell.
+func (c *classes) lookup(a netip.Addr, family int) (*policy.Prepared, int) {
+	class, bits := c.m.Lookup(a)
+	p := c.prepared[class]
+	if p == nil || bits < 0 {
+		return nil, -1
+	}
+	return p[family/6], bits // 4 → 0, 6 → 1
+}
 
 // scopeShape is what a service's order depends on: services of one shape share a map.
 func scopeShape(s *policy.Service) string {
@@ -54,8 +74,12 @@ func (h *Handler) buildScopes(ctx context.Context, s *snapshot, done chan struct
 	for _, k := range order {
 		svcs := shapes[k]
 		start := time.Now()
+		reps := map[string]geo.Location{} // one location of each class, to prepare its order
 		m, err := netmap.Build(ctx, db.Networks, func(l geo.Location) string {
 			key, _ := policy.OrderKey(svcs[0].p, policyLocation(l), l.Found())
+			if _, ok := reps[key]; !ok {
+				reps[key] = l
+			}
 			return key
 		})
 		if err != nil {
@@ -65,7 +89,14 @@ func (h *Handler) buildScopes(ctx context.Context, s *snapshot, done chan struct
 			return
 		}
 		for _, svc := range svcs {
-			svc.scopes.Store(m)
+			c := &classes{m: m, prepared: map[string]*[2]*policy.Prepared{}}
+			for key, l := range reps {
+				c.prepared[key] = &[2]*policy.Prepared{
+					policy.Prepare(svc.p, policyLocation(l), l.Found(), 4),
+					policy.Prepare(svc.p, policyLocation(l), l.Found(), 6),
+				}
+			}
+			svc.classes.Store(c)
 		}
 		h.log.Info("ECS scope map ready", "services", len(svcs), "classes", m.Classes(), "nodes", m.Nodes(),
 			"took", time.Since(start).Round(time.Millisecond))
@@ -82,7 +113,7 @@ func (h *Handler) rescope() {
 	h.stopScopes = cancel
 	s := h.snap.Load()
 	for _, svc := range s.services {
-		svc.scopes.Store(nil) // the database may have changed under the old maps
+		svc.classes.Store(nil) // the database may have changed under the old maps
 	}
 	h.scopesDone = make(chan struct{})
 	go h.buildScopes(ctx, s, h.scopesDone)

@@ -43,13 +43,18 @@ func (d *decider) decide() Decision {
 		return Decision{Outcome: NoData}
 	}
 
+	d.order(ps)
+	return d.finish(ps)
+}
+
+// finish walks the ordered tiers ps and selects, the all-down rule included. It only reads ps.
+func (d *decider) finish(ps []ranked) Decision {
+	svc := d.r.Service
 	dec := Decision{Depends: depends(svc)}
 	var subnet uint64
 	if svc.Select == Hash {
 		subnet, dec.SubnetBits = subnetHash(d.r.Client.Addr)
 	}
-	d.order(ps)
-
 	var cbuf [stackCands]cand
 	c := d.walk(ps, cbuf[:0])
 	if len(c) == 0 {

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# dns.sh - dnsperf against Meridian and gdnsd 3.x serving the same static zone (example.test).
+# dns.sh - dnsperf against Meridian and gdnsd 3.x serving the same zone (example.test).
 #
-# Usage: bash test/bench/dns.sh [-s SECONDS] [-r ROUNDS] [-q QUERYFILE] [-b MERIDIAN_BINARY]
-#                               [-o OUTDIR] [-P "gdnsd meridian"]
+# Usage: bash test/bench/dns.sh [-m static|geo] [-s SECONDS] [-r ROUNDS] [-q QUERYFILE]
+#                               [-b MERIDIAN_BINARY] [-o OUTDIR] [-P "gdnsd meridian"] [-g GEODIR]
+#   -m  static (default): static.example.test, gdnsd/ and meridian-static.toml;
+#       geo: www.example.test steered by continent with ECS from many subnets, gdnsd's geoip plugin
+#       (gdnsd-geo/) and meridian-geo.toml on the same GeoLite2-City.mmdb, six HTTP backends on
+#       127.0.{1,2,3}.{1,2}:18080 for gdnsd's health checks, and an answer cross-check first
 #   -s  seconds per dnsperf run (default 10)          -r  rounds of max-QPS and of latency runs (default 3)
-#   -q  dnsperf query file (default queries/static-a.txt; also queries/mixed-static.txt)
+#   -q  dnsperf query file (default queries/static-a.txt, geo: queries/www-a-ecs-mixed.bin; *.bin
+#       files are dnsperf -B binary; also queries/mixed-static.txt)
 #   -b  Meridian binary (default: go build ./cmd/meridian into a temp dir)
 #   -o  directory for the raw dnsperf outputs and summary.tsv (default /tmp/meridian-bench.DATE)
 #   -P  servers to run (default both; e.g. -P gdnsd while Meridian does not build)
+#   -g  directory with GeoLite2-City.mmdb for -m geo (default .cache/geoip; test/geodata.sh fills it)
 #
 # Method (same as ../shared/bench/dns): gdnsd on 127.0.0.1:5300, Meridian on 127.0.0.1:5310, each
 # warmed up for 2 s, then ROUNDS rounds alternating which server goes first of a max-QPS run
@@ -19,15 +25,17 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SECS=10 ROUNDS=3 QFILE=$HERE/queries/static-a.txt BIN="" OUT="" SERVERS="gdnsd meridian"
-declare -A PORT=([gdnsd]=5300 [meridian]=5310) PID=()
-HOST=127.0.0.1 LOAD_PID=""
+MODE=static SECS=10 ROUNDS=3 QFILE="" BIN="" OUT="" SERVERS="gdnsd meridian" GEODIR=$ROOT/.cache/geoip
+declare -A PORT=([gdnsd]=5300 [meridian]=5310) PID=() BPID=()
+HOST=127.0.0.1 LOAD_PID="" GEO_DB=""
+# geo mode: gdnsd's http_status health checks probe these on port 18080 (the pools of gdnsd-geo/config)
+BACKENDS=(127.0.1.1 127.0.1.2 127.0.2.1 127.0.2.2 127.0.3.1 127.0.3.2) BACKEND_PORT=18080
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "s:r:q:b:o:P:h" o; do
+while getopts "m:s:r:q:b:o:P:g:h" o; do
   case $o in
-    s) SECS=$OPTARG;; r) ROUNDS=$OPTARG;; q) QFILE=$OPTARG;; b) BIN=$OPTARG;; o) OUT=$OPTARG;;
-    P) SERVERS=$OPTARG;; *) usage;;
+    m) MODE=$OPTARG;; s) SECS=$OPTARG;; r) ROUNDS=$OPTARG;; q) QFILE=$OPTARG;; b) BIN=$OPTARG;;
+    o) OUT=$OPTARG;; P) SERVERS=$OPTARG;; g) GEODIR=$OPTARG;; *) usage;;
   esac
 done
 (($# < OPTIND)) || usage
@@ -36,6 +44,15 @@ die() { log "ERROR: $*"; exit 1; }
 in_range() { [[ "$1" =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
 in_range "$SECS" 1 120 || die "-s must be 1..120"
 in_range "$ROUNDS" 1 20 || die "-r must be 1..20"
+# What the mode changes: the configs, the default query file and the name dnsperf asks for.
+case $MODE in
+  static) GDNSD_DIR=$HERE/gdnsd MERIDIAN_CONF=$HERE/meridian-static.toml QNAME=static.example.test;;
+  geo) GDNSD_DIR=$HERE/gdnsd-geo MERIDIAN_CONF=$HERE/meridian-geo.toml QNAME=www.example.test;;
+  *) die "-m must be static or geo";;
+esac
+QFILE=${QFILE:-$HERE/queries/$([[ $MODE == geo ]] && echo www-a-ecs-mixed.bin || echo static-a.txt)}
+DPARGS=()   # extra dnsperf arguments: -B reads the binary query format (length-prefixed wire packets)
+[[ "$QFILE" != *.bin ]] || DPARGS=(-B)
 [[ -r "$QFILE" ]] || die "cannot read query file $QFILE"
 [[ -z "$BIN" || -x "$BIN" ]] || die "-b $BIN is not executable"
 read -r -a NAMES <<< "$SERVERS"
@@ -58,6 +75,7 @@ cleanup() {
   trap '' INT TERM   # finish stopping the servers even on a second Ctrl-C (bounded: 5 s per PID)
   [[ -z "$LOAD_PID" ]] || stop_pid "$LOAD_PID"
   for n in "${!PID[@]}"; do stop_pid "${PID[$n]}"; done
+  for n in "${!BPID[@]}"; do stop_pid "${BPID[$n]}"; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -69,6 +87,7 @@ need=()
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v gdnsd >/dev/null || need+=(gdnsd)
 command -v dig >/dev/null || need+=(dnsutils)
+[[ $MODE != geo ]] || command -v python3 >/dev/null || need+=(python3)
 if ((${#need[@]})); then
   ((EUID == 0)) || die "missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root"
   log "installing ${need[*]}"
@@ -97,16 +116,52 @@ wait_ready() { # wait_ready NAME: at most 30 s, and fail early if the process ex
 
 start_gdnsd() {
   local d=$TMP/gdnsd
-  mkdir -p "$d/conf" "$d/run" "$d/state"
-  cp -r "$HERE/gdnsd/zones" "$d/conf/"
+  mkdir -p "$d/conf/geoip" "$d/run" "$d/state"
+  cp -r "$GDNSD_DIR/zones" "$d/conf/"
   sed -e "s|@PORT@|${PORT[gdnsd]}|g" -e "s|@RUN_DIR@|$d/run|g" -e "s|@STATE_DIR@|$d/state|g" \
-    "$HERE/gdnsd/config" > "$d/conf/config"
+    "$GDNSD_DIR/config" > "$d/conf/config"
+  [[ -z "$GEO_DB" ]] || ln -s "$GEO_DB" "$d/conf/geoip/GeoLite2-City.mmdb"   # geoip2_db is relative to geoip/
   gdnsd -c "$d/conf" start > "$TMP/gdnsd.log" 2>&1 &   # "start" stays in the foreground (3.x)
   PID[gdnsd]=$!
 }
 start_meridian() {
-  "$BIN" serve -c "$HERE/meridian-static.toml" > "$TMP/meridian.log" 2>&1 &
+  sed -e "s|@GEO_DB@|$GEO_DB|g" "$MERIDIAN_CONF" > "$TMP/meridian.toml"
+  "$BIN" serve -c "$TMP/meridian.toml" > "$TMP/meridian.log" 2>&1 &
   PID[meridian]=$!
+}
+tcp_open() { (exec 3<> "/dev/tcp/$1/$2") 2>/dev/null; }
+# start_backends: one python3 http.server per health-checked address, serving an empty directory
+# (GET / answers 200 with a directory listing), up within 10 s each.
+start_backends() {
+  local a end
+  mkdir -p "$TMP/www"
+  for a in "${BACKENDS[@]}"; do
+    ! tcp_open "$a" "$BACKEND_PORT" || die "tcp $a:$BACKEND_PORT is already in use; refusing to use a backend this script did not start"
+    python3 -m http.server "$BACKEND_PORT" --bind "$a" --directory "$TMP/www" > "$TMP/backend-$a.log" 2>&1 &
+    BPID[$a]=$!
+  done
+  for a in "${BACKENDS[@]}"; do
+    end=$((SECONDS + 10))
+    until tcp_open "$a" "$BACKEND_PORT"; do
+      kill -0 "${BPID[$a]}" 2>/dev/null && ((SECONDS < end)) || { cat "$TMP/backend-$a.log" >&2; die "backend $a:$BACKEND_PORT did not start"; }
+      sleep 0.1
+    done
+  done
+  log "backends pids ${BPID[*]} on ${BACKENDS[*]} port $BACKEND_PORT"
+}
+# wait_gdnsd_up: at most 60 s until gdnsd's monitors see every backend UP (gdnsdctl states) and an EU
+# subnet is answered from eu = 127.0.2.x. The answer alone proves nothing: with every backend down
+# gdnsd still answers from the first datacenter of the map.
+wait_gdnsd_up() {
+  local end=$((SECONDS + 60)) st="" eu=""
+  while :; do
+    st=$(gdnsdctl -c "$TMP/gdnsd/conf" states 2>/dev/null | grep -c '/web": {"state": "UP"' || true)
+    eu=$(dig +time=1 +tries=1 +norec +short @"$HOST" -p "${PORT[gdnsd]}" www.example.test A +subnet=81.2.69.0/24 | sort | paste -sd, -)
+    [[ "$st" != "${#BACKENDS[@]}" || "$eu" != 127.0.2.1,127.0.2.2 ]] || break
+    ((SECONDS < end)) || die "gdnsd does not see the backends up after 60 s ($st of ${#BACKENDS[@]} UP, EU subnet -> $eu)"
+    sleep 0.5
+  done
+  log "gdnsd: $st/${#BACKENDS[@]} backends UP, EU subnet answered $eu"
 }
 
 if [[ " ${NAMES[*]} " == *" meridian "* && -z "$BIN" ]]; then
@@ -117,11 +172,23 @@ fi
 for n in "${NAMES[@]}"; do
   ! port_busy "${PORT[$n]}" || die "udp port ${PORT[$n]} is already in use; refusing to benchmark a server this script did not start"
 done
+if [[ $MODE == geo ]]; then
+  [[ -s "$GEODIR/GeoLite2-City.mmdb" ]] || bash "$ROOT/test/geodata.sh" "$GEODIR" >/dev/null || die "no GeoLite2-City.mmdb in $GEODIR"
+  GEO_DB=$(cd "$GEODIR" && pwd)/GeoLite2-City.mmdb
+  log "geo: $GEO_DB"
+  [[ " ${NAMES[*]} " != *" gdnsd "* ]] || start_backends
+fi
 for n in "${NAMES[@]}"; do
   "start_$n"
   wait_ready "$n" || { cat "$TMP/$n.log" >&2; die "$n does not answer static.example.test A on $HOST:${PORT[$n]}"; }
   log "$n pid ${PID[$n]} answers on $HOST:${PORT[$n]}"
 done
+# Meridian builds its ECS scope maps in the background after loading (seconds on GeoLite2-City):
+# measure once they are done, so the build's CPU is not counted and the scopes are final.
+if [[ $MODE == geo && -n "${PID[meridian]:-}" ]]; then
+  for ((i = 0; i < 600; i++)); do grep -q "ECS scope map ready" "$TMP/meridian.log" && break; sleep 0.1; done
+  grep -q "ECS scope map ready" "$TMP/meridian.log" || log "WARNING: meridian's ECS scope map is not ready after 60 s"
+fi
 
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }   # utime+stime, all threads
 busy_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }  # all CPUs, non-idle
@@ -139,7 +206,7 @@ dnsperf_run() {
   local n=$1 f=$2 secs=$3 rc=0 c0 b0 l0; shift 3
   load_ticks; l0=$LT c0=$(cpu_ticks "${PID[$n]}") b0=$(busy_ticks)
   timeout -k 5 $((secs + 15)) dnsperf -s "$HOST" -p "${PORT[$n]}" -d "$QFILE" -l "$secs" \
-    -c 4 -T 1 -q 100 -t 2 "$@" > "$f" 2>&1 &
+    -c 4 -T 1 -q 100 -t 2 ${DPARGS[@]+"${DPARGS[@]}"} "$@" > "$f" 2>&1 &
   LOAD_PID=$!
   wait "$LOAD_PID" || rc=$?
   LOAD_PID=""
@@ -155,9 +222,54 @@ dnsperf_run() {
   ((OTHER < 20)) || log "WARNING: other processes used $OTHER% of a core during this $n run; its figures are disturbed"
 }
 
+# Answer cross-check (geo): www.example.test A for client subnets on every continent, as GeoLite2 places
+# them (the reference's 8.8.8.0/24, 81.2.69.0/24, 1.0.16.0/24 and 2001:4860::/32 among them), plus
+# unlocatable ones and no ECS at all. Prints each server's sorted answers, TTL and ECS scope
+# (dig's "addr/source/scope"), and warns loudly when the answer sets differ (DIFFERENT). TTLs and
+# scopes are printed, not judged: gdnsd serves a DYNA "30" between 15 and 30 s (MAX/MIN, MIN = MAX/2,
+# by the time to the next possible health change); both merge adjacent networks with the same result
+# into one scope (Meridian by pool order, so its Asia and Oceania merge where gdnsd's differ).
+XSUBNETS=(NA:8.8.8.0/24 NA:4.2.2.0/24 NA:208.67.222.0/24 NA:24.0.0.0/24 SA:177.0.0.0/24 SA:200.0.0.0/24
+  SA:186.0.0.0/24 EU:81.2.69.0/24 EU:193.0.0.0/24 EU:85.0.0.0/24 EU:2.16.0.0/24 AF:41.0.0.0/24
+  AF:196.0.0.0/24 AF:102.0.0.0/24 AS:1.0.16.0/24 AS:14.0.0.0/24 AS:110.0.0.0/24 AS:49.0.0.0/24
+  OC:1.1.1.0/24 OC:139.130.4.0/24 OC:203.0.0.0/24 NA:2001:4860::/32 EU:2a00:1450::/32 AF:2c0f:fb50::/32
+  -:192.0.2.0/24 -:10.0.0.0/8 -:none)
+crosscheck() {
+  local x s n out a ttl sc row bad=0 opt
+  declare -A ans=() ttls=()
+  printf '%-3s %-16s' at subnet
+  for n in "${NAMES[@]}"; do printf ' %-24s %4s %-6s' "$n" ttl scope; done
+  printf '\n'
+  for x in "${XSUBNETS[@]}"; do
+    s=${x#*:} opt=()
+    [[ $s == none ]] || opt=(+subnet="$s")
+    printf '%-3s %-16s' "${x%%:*}" "$s"
+    for n in "${NAMES[@]}"; do
+      out=$(dig +time=1 +tries=2 +norec @"$HOST" -p "${PORT[$n]}" www.example.test A ${opt[@]+"${opt[@]}"} 2>&1) || true
+      a=$(awk '!/^;/ && $4 == "A" { print $5 }' <<< "$out" | sort | paste -sd, -)
+      ttl=$(awk '!/^;/ && $4 == "A" { print $2; exit }' <<< "$out")
+      sc=$(awk '/CLIENT-SUBNET:/ { n = split($3, f, "/"); print "/" f[n] }' <<< "$out")
+      printf ' %-24s %4s %-6s' "${a:-(none)}" "${ttl:--}" "${sc:--}"
+      ans[$n]=$a ttls[$n]=$ttl
+    done
+    row=""
+    for n in "${NAMES[@]}"; do [[ "${ttls[$n]}" == "${ttls[${NAMES[0]}]}" ]] || row=" ttl-differs"; done
+    for n in "${NAMES[@]}"; do [[ "${ans[$n]}" == "${ans[${NAMES[0]}]}" ]] || row=" DIFFERENT"; done
+    [[ $row != " DIFFERENT" ]] || bad=$((bad + 1))
+    printf '%s\n' "$row"
+  done
+  echo "$bad" > "$TMP/crosscheck.bad"
+  ((bad == 0)) || log "WARNING: ******** $bad of ${#XSUBNETS[@]} subnets got different answer sets from the servers (DIFFERENT above); measuring anyway ********"
+}
+
 mkdir -p "$OUT"
+if [[ $MODE == geo ]]; then
+  [[ -z "${PID[gdnsd]:-}" ]] || wait_gdnsd_up
+  log "answer cross-check: www.example.test A per client subnet (ECS); scope = the server's ECS scope prefix"
+  crosscheck | tee "$OUT/crosscheck.txt"
+fi
 for n in "${NAMES[@]}"; do dnsperf_run "$n" "$OUT/$n.warmup.txt" 2; done
-log "max QPS: $ROUNDS rounds x ${#NAMES[@]} servers x ${SECS}s, dnsperf -c 4 -T 1 -q 100 -t 2, $(basename "$QFILE")"
+log "max QPS: $ROUNDS rounds x ${#NAMES[@]} servers x ${SECS}s, dnsperf -c 4 -T 1 -q 100 -t 2${DPARGS[*]:+ ${DPARGS[*]}}, $(basename "$QFILE")"
 declare -A QPS=() CPU=() OTH=() P50=() P99=() RESP=()
 for ((r = 0; r < ROUNDS; r++)); do
   for ((k = 0; k < ${#NAMES[@]}; k++)); do
@@ -207,7 +319,8 @@ declare -A M=()
 } > "$OUT/summary.tsv"
 log "raw dnsperf outputs and summary.tsv in $OUT"
 
-printf '\n%-10s %8s %8s %8s  %s\n' server qps p50_ms p99_ms cpu_us_per_query
+printf '\nmode %s: %s, %s\n' "$MODE" "$QNAME" "$(basename "$QFILE")"
+printf '%-10s %8s %8s %8s  %s\n' server qps p50_ms p99_ms cpu_us_per_query
 for n in "${NAMES[@]}"; do
   printf '%-10s %8.0f %8s %8s  %.2f\n' "$n" "${M[$n.qps]}" "${P50[$n]}" "${P99[$n]}" "${M[$n.cpu]}"
 done
@@ -215,4 +328,7 @@ if [[ -n "${M[gdnsd.qps]:-}" && -n "${M[meridian.qps]:-}" ]]; then
   awk -v mq="${M[meridian.qps]}" -v gq="${M[gdnsd.qps]}" -v mp="${P99[meridian]}" -v gp="${P99[gdnsd]}" \
     -v mc="${M[meridian.cpu]}" -v gc="${M[gdnsd.cpu]}" 'function x(a, b) { return (b + 0 > 0) ? sprintf("%.2fx", a / b) : "NA" }
     BEGIN { printf "ratio meridian/gdnsd: qps %s  p99 %s  cpu %s\n", x(mq, gq), x(mp, gp), x(mc, gc) }'
+fi
+if [[ -s "$TMP/crosscheck.bad" && "$(cat "$TMP/crosscheck.bad")" != 0 ]]; then
+  log "WARNING: the servers answered $(cat "$TMP/crosscheck.bad") cross-checked subnets differently ($OUT/crosscheck.txt)"
 fi
