@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -232,6 +233,24 @@ func TestGSLBConfig(t *testing.T) {
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("service %s = %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+	if len(cfg.Monitors) != 3 || cfg.Monitors[2].Name != "web" {
+		t.Fatalf("monitors = %+v", cfg.Monitors)
+	}
+	web, raw, ns := cfg.Monitors[2], cfg.Monitors[1], cfg.Monitors[0]
+	if web.Kind != "http" || web.Interval != 2*time.Second || web.Timeout != 500*time.Millisecond || web.Jitter != 200*time.Millisecond ||
+		web.Rise != 2 || web.Fall != 2 || web.Port != 18080 || web.Method != "GET" || web.Path != "/health" ||
+		web.Headers["X-Probe"] != "meridian" || !reflect.DeepEqual(web.ExpectStatus, []int{200, 204}) || web.QuorumCount != 2 || web.MaxBody != 64<<10 {
+		t.Errorf("monitor web = %+v", web)
+	}
+	if raw.Interval != time.Second || raw.Timeout != 500*time.Millisecond || raw.Rise != 2 || raw.Fall != 3 || raw.QuorumFraction != 0.5 || raw.Send != "PING\r\n" {
+		t.Errorf("monitor raw = %+v, want the defaults derived from a 1s interval", raw)
+	}
+	if ns.QName != "health.example.com." || ns.QType != 16 || ns.ExpectRcode != 3 || ns.Port != 53 {
+		t.Errorf("monitor ns = %+v", ns)
+	}
+	if p := pools["ap-web"]; p.Monitor != "raw" || p.Endpoints[0].Probe.String() != "127.0.3.1:7000" {
+		t.Errorf("pool ap-web = %+v, want monitor raw and the probe address", p)
 	}
 	if p := byName["www.gslb.test."].Pools; strings.Join(p, ",") != "na-web,eu-web,ap-web" {
 		t.Errorf("www pools = %v, want configured order", p)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // decoder collects problems while the schema pulls typed values out of the tree.
@@ -266,4 +267,31 @@ func (o *obj) EachString(fn func(key, val string, v *value)) {
 		}
 		fn(k, v.str, v)
 	}
+}
+
+// Duration reads a duration such as "500ms" or "2s" (an integer is seconds) within [lo, hi].
+func (o *obj) Duration(key string, def, lo, hi time.Duration) (time.Duration, *value) {
+	v := o.get(key)
+	if v == nil {
+		return def, nil
+	}
+	var d time.Duration
+	switch v.kind {
+	case kInteger:
+		d = time.Duration(v.num) * time.Second
+	case kString:
+		var err error
+		if d, err = parseDuration(v.str); err != nil {
+			o.problem(v, key, "%v", err)
+			return def, nil
+		}
+	default:
+		o.problem(v, key, "want a duration such as \"2s\" or \"500ms\", got %s", v.kind)
+		return def, nil
+	}
+	if d < lo || d > hi {
+		o.problem(v, key, "%v is out of range %v..%v", d, lo, hi)
+		return def, nil
+	}
+	return d, v
 }

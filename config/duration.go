@@ -9,9 +9,21 @@ import (
 // maxTTL is the largest TTL a record may carry (RFC 2181 §8).
 const maxTTL = 1<<31 - 1
 
-// parseSeconds reads a duration written as Go's time.ParseDuration does, plus "d" (24h) and
-// "w" (7d) units, and returns whole seconds.
+// parseSeconds reads a duration as parseDuration does and returns whole seconds.
 func parseSeconds(s string) (int64, error) {
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("%q is not a whole number of seconds", s)
+	}
+	return int64(d / time.Second), nil
+}
+
+// parseDuration reads a duration written as Go's time.ParseDuration does, plus "d" (24h) and
+// "w" (7d) units.
+func parseDuration(s string) (time.Duration, error) {
 	bad := fmt.Errorf("%q is not a duration such as \"300s\", \"5m\", \"1h30m\", \"1d\"", s)
 	if s == "" {
 		return 0, bad
@@ -44,8 +56,5 @@ func parseSeconds(s string) (int64, error) {
 	if total < 0 {
 		return 0, fmt.Errorf("%q is negative", s)
 	}
-	if total%time.Second != 0 {
-		return 0, fmt.Errorf("%q is not a whole number of seconds", s)
-	}
-	return int64(total / time.Second), nil
+	return total, nil
 }

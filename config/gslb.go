@@ -143,13 +143,16 @@ func codes(o *obj, key string, ok func(string) bool, bad string) []string {
 	return out
 }
 
-func decodePools(o *obj, regions []Region) []Pool {
+func decodePools(o *obj, regions []Region, monitors []Monitor) []Pool {
 	if o == nil {
 		return nil
 	}
-	var names []string
+	var names, mnames []string
 	for _, r := range regions {
 		names = append(names, r.Name)
+	}
+	for _, m := range monitors {
+		mnames = append(mnames, m.Name)
 	}
 	var out []Pool
 	o.Each(func(name string, po *obj) {
@@ -179,6 +182,22 @@ func decodePools(o *obj, regions []Region) []Pool {
 		if len(p.Endpoints) == 0 && po.t.m["endpoints"] == nil {
 			po.problem(nil, "endpoints", "at least one endpoint is needed (e.g. endpoints = [{ address = \"192.0.2.1\" }])")
 		}
+		if mon, mv := po.String("monitor", ""); mv != nil {
+			i := slices.IndexFunc(monitors, func(m Monitor) bool { return m.Name == mon })
+			if i < 0 {
+				po.problem(mv, "monitor", "%s", undefined("monitor", mon, mnames))
+			} else {
+				p.Monitor = mon
+				if monitors[i].Port == 0 {
+					for _, e := range p.Endpoints {
+						if !e.Probe.IsValid() {
+							po.problem(mv, "monitor", "monitor %q has no port: give it one, or endpoint %s a probe address (probe = \"%s\")", mon, e.Addr, netip.AddrPortFrom(e.Addr, 8080))
+							break
+						}
+					}
+				}
+			}
+		}
 		mh, mv := po.Int("min_healthy", 1, 1, 1<<16)
 		if mv != nil && len(p.Endpoints) > 0 && int(mh) > len(p.Endpoints) {
 			po.problem(mv, "min_healthy", "%d is more than the pool's endpoints (%d)", mh, len(p.Endpoints))
@@ -198,6 +217,13 @@ func decodeEndpoint(o *obj) (Endpoint, bool) {
 	w, _ := o.Int("weight", 1, 1, 65535)
 	e.Weight = uint32(w)
 	e.Enabled, _ = o.Bool("enabled", true)
+	if pr, pv := o.String("probe", ""); pv != nil {
+		ap, err := netip.ParseAddrPort(pr)
+		if err != nil {
+			o.problem(pv, "probe", "%q is not an address and port such as \"192.0.2.10:8080\" or \"[2001:db8::10]:8080\"", pr)
+		}
+		e.Probe = ap
+	}
 	if av == nil {
 		o.problem(nil, "address", "is required (an IPv4 or IPv6 address)")
 		return e, false

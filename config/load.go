@@ -48,7 +48,8 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	cfg.Regions = decodeRegions(top.Table("regions"))
 	cfg.Geo = decodeGeo(top.Table("geo"), file, cfg.Regions)
-	cfg.Pools = decodePools(top.Table("pools"), cfg.Regions)
+	cfg.Monitors = decodeMonitors(top.Table("monitors"))
+	cfg.Pools = decodePools(top.Table("pools"), cfg.Regions, cfg.Monitors)
 	g := newGSLB(cfg.Geo, cfg.Regions, cfg.Pools)
 	if zones := top.Table("zones"); zones != nil {
 		seen := map[string]int{}

@@ -20,6 +20,8 @@ type Config struct {
 	// Regions and Pools are sorted by Name; services refer to pools, pools to regions, by name.
 	Regions []Region
 	Pools   []Pool
+	// Monitors are sorted by Name; pools name the one that checks their endpoints.
+	Monitors []Monitor
 }
 
 // Geo is the [geo] table.
@@ -62,7 +64,9 @@ type Pool struct {
 	Endpoints []Endpoint
 	// MinHealthy: the pool takes traffic while at least this many endpoints are up. Default 1.
 	MinHealthy int
-	Line       int
+	// Monitor checks the endpoints; "" for none (every enabled endpoint counts as up).
+	Monitor string
+	Line    int
 }
 
 // Endpoint is one address of a pool.
@@ -70,7 +74,9 @@ type Endpoint struct {
 	Addr    netip.Addr
 	Weight  uint32 // 1..65535, default 1
 	Enabled bool   // default true
-	Line    int
+	// Probe is where the monitor probes this endpoint; invalid: Addr and the monitor's port.
+	Probe netip.AddrPort
+	Line  int
 }
 
 // Service is one [zones."origin".services.NAME] table: a load-balanced name.
