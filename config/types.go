@@ -69,6 +69,10 @@ type Pool struct {
 	Line    int
 }
 
+// EndpointID names an endpoint of pool p everywhere health is kept: policies, probers, the
+// store ("pool/address").
+func (p Pool) EndpointID(e Endpoint) string { return p.Name + "/" + e.Addr.String() }
+
 // Endpoint is one address of a pool.
 type Endpoint struct {
 	Addr    netip.Addr

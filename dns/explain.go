@@ -63,6 +63,7 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 			fmt.Fprintf(&b, ": %s", joinAddrs(ex.Addrs))
 		}
 		fmt.Fprintf(&b, "; ttl %ds", ex.svc.ttl)
+		fmt.Fprintf(&b, "\n  failover bound: %s", ex.svc.boundText)
 		if ex.ecsUsed {
 			fmt.Fprintf(&b, "; ECS scope /%d", ex.scope)
 		}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,6 +27,10 @@ type service struct {
 	ttl       uint32
 	ignoreECS bool
 	decisions [3]prometheus.Counter // by policy.Outcome
+	// bound is how long a failed endpoint can stay in clients' answers: its monitor's detection
+	// time (interval × fall + timeout) plus the TTL; 0 when no pool of the service is monitored.
+	bound     time.Duration
+	boundText string // how bound is made, for explain
 	// classes is the merged ECS scope map of this service's order and the orders prepared per
 	// class of clients, once built (scope.go).
 	classes atomic.Pointer[classes]
@@ -46,7 +51,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 		pp := &policy.Pool{Name: p.Name, Region: regions[p.Region], MinHealthy: p.MinHealthy}
 		for _, e := range p.Endpoints {
 			pp.Endpoints = append(pp.Endpoints, policy.Endpoint{
-				ID: p.Name + "/" + e.Addr.String(), Addr: e.Addr, Weight: e.Weight, Enabled: e.Enabled,
+				ID: p.EndpointID(e), Addr: e.Addr, Weight: e.Weight, Enabled: e.Enabled,
 			})
 		}
 		pools[p.Name] = pp
@@ -74,6 +79,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 				ps.Pools = append(ps.Pools, pools[name])
 			}
 			s := &service{p: ps, name: c.Name, ttl: c.TTL, ignoreECS: c.IgnoreECS}
+			s.bound, s.boundText = failoverBound(cfg, c)
 			for o := range s.decisions {
 				s.decisions[o] = m.decisions.WithLabelValues(c.Name, c.Policy, policy.Outcome(o).String())
 			}
@@ -131,6 +137,35 @@ func (n *nets) lookup(a netip.Addr) (*policy.Region, netip.Prefix) {
 	return nil, netip.Prefix{}
 }
 
+// failoverBound is the longest time a failed endpoint of svc can stay in answers: the slowest
+// of its pools' monitors to see the failure (interval × fall + timeout) plus the TTL clients
+// cache the answer for.
+func failoverBound(cfg *config.Config, svc config.Service) (time.Duration, string) {
+	var worst time.Duration
+	var how string
+	for _, pn := range append(slices.Clone(svc.Pools), svc.Fallback) {
+		for _, p := range cfg.Pools {
+			if p.Name != pn || p.Monitor == "" {
+				continue
+			}
+			for _, m := range cfg.Monitors {
+				if m.Name != p.Monitor {
+					continue
+				}
+				if d := m.Interval*time.Duration(m.Fall) + m.Timeout; d > worst {
+					worst = d
+					how = fmt.Sprintf("monitor %s: interval %v × fall %d + timeout %v", m.Name, m.Interval, m.Fall, m.Timeout)
+				}
+			}
+		}
+	}
+	if worst == 0 {
+		return 0, "no monitor: endpoints are never taken out of answers"
+	}
+	ttl := time.Duration(svc.TTL) * time.Second
+	return worst + ttl, fmt.Sprintf("%v (%s, + ttl %v)", worst+ttl, how, ttl)
+}
+
 // ecsInfo is the client subnet a query carried (RFC 7871), when it had a valid one.
 type ecsInfo struct {
 	prefix netip.Prefix // the source address masked to the source prefix length
@@ -157,7 +192,7 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 		addr, d.source, d.ecsUsed = ecs.prefix.Addr(), "ecs", true
 	}
 	region, override := s.nets.lookup(addr)
-	req := policy.Request{Service: svc.p, Family: family, Explain: explain}
+	req := policy.Request{Service: svc.p, Family: family, Explain: explain, Health: s.health}
 	if s.latency != nil {
 		req.Latency = s.latency
 	}

@@ -142,6 +142,9 @@ func TestServiceAnswersAndECSScope(t *testing.T) {
 
 func TestServiceNoData(t *testing.T) {
 	addr, reg, _ := startGSLB(t)
+	if got := gaugeValue(t, reg, "meridian_service_failover_bound_seconds", "geo.gslb.test."); got != 26.5 {
+		t.Errorf("failover bound of geo = %v, want 26.5 (2s × 3 + 0.5s + ttl 20s)", got)
+	}
 	tests := []struct{ name, qname string }{
 		{"every endpoint disabled", "dark.gslb.test."},
 		{"no pool has the family", "alias-target.gslb.test."},
@@ -196,7 +199,8 @@ func TestExplainMatchesTheServer(t *testing.T) {
 				t.Errorf("%s: server answered %s, explain does not show it:\n%s", subnet, a, out)
 			}
 		}
-		for _, want := range []string{"located by the ecs address", "order geo", "outcome answer", "ECS scope /"} {
+		for _, want := range []string{"located by the ecs address", "order geo", "outcome answer", "ECS scope /",
+			"failover bound: 26.5s (monitor web: interval 2s × fall 3 + timeout 500ms, + ttl 20s)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: explain lacks %q:\n%s", subnet, want, out)
 			}
@@ -204,8 +208,17 @@ func TestExplainMatchesTheServer(t *testing.T) {
 	}
 }
 
+// gaugeValue is the value of the gauge name whose labels include every one of labels.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	return metricValue(t, reg, name, labels...)
+}
+
 // counterValue is the value of the counter name whose labels include every one of labels.
 func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	return metricValue(t, reg, name, labels...)
+}
+
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -225,6 +238,9 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ..
 				if !slices.Contains(vals, l) {
 					continue metrics
 				}
+			}
+			if m.GetGauge() != nil {
+				return m.GetGauge().GetValue()
 			}
 			return m.GetCounter().GetValue()
 		}

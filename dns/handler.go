@@ -41,6 +41,7 @@ type Handler struct {
 	metrics *metrics
 
 	mu         sync.Mutex // serialises Reload
+	health     policy.HealthView
 	geoDB      *geo.DB
 	geoPaths   []string
 	geoWatch   time.Duration // how often WatchGeo checks the files; 0: never
@@ -62,14 +63,24 @@ type snapshot struct {
 	services map[string]*service
 	// fastServices: load-balanced names by question (lower-case wire name, type, class).
 	fastServices map[string]*fastService
+	health       policy.HealthView // nil: every endpoint Unknown (no monitors)
 	geo          Locator
 	nets         *nets // [geo] nets: networks the operator placed in regions
 	latency      *policy.LatencyTable
 }
 
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithHealth makes policies consult v for every endpoint (the health store's current view).
+func WithHealth(v policy.HealthView) Option { return func(h *Handler) { h.health = v } }
+
 // NewHandler builds a handler serving cfg. Metrics register on reg.
-func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
+func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Handler, error) {
 	h := &Handler{log: log.With("component", "dns"), geoChanged: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(h)
+	}
 	h.metrics = newMetrics(reg, func() float64 { return float64(h.snap.Load().cache.len()) })
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
@@ -122,6 +133,7 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		cache:    newCache(),
 		loaded:   cfg.LoadedAt,
 		services: services,
+		health:   h.health,
 		nets:     overrides,
 		latency:  latency,
 	}
@@ -130,6 +142,12 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		s.geo = db
 	}
 	h.snap.Store(s)
+	h.metrics.bound.Reset() // services this config removed leave the metric
+	for name, svc := range services {
+		if svc.bound > 0 {
+			h.metrics.bound.WithLabelValues(name).Set(svc.bound.Seconds())
+		}
+	}
 	h.rescope()
 	if every := time.Duration(cfg.Geo.Watch) * time.Second; every != h.geoWatch {
 		h.geoWatch = every

@@ -15,6 +15,7 @@ type metrics struct {
 	dropped   *prometheus.CounterVec   // meridian_dns_dropped_packets_total{reason}
 	cached    prometheus.GaugeFunc     // meridian_dns_prepared_answers
 	decisions *prometheus.CounterVec   // meridian_policy_decisions_total{service,policy,outcome}
+	bound     *prometheus.GaugeVec     // meridian_service_failover_bound_seconds{service}
 }
 
 func newMetrics(reg prometheus.Registerer, cacheLen func() float64) *metrics {
@@ -45,6 +46,10 @@ func newMetrics(reg prometheus.Registerer, cacheLen func() float64) *metrics {
 			Namespace: "meridian", Subsystem: "policy", Name: "decisions_total",
 			Help: "Answers chosen for load-balanced names, by service, policy and outcome (answer, nodata, servfail).",
 		}, []string{"service", "policy", "outcome"}),
+		bound: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "meridian", Subsystem: "service", Name: "failover_bound_seconds",
+			Help: "Longest time a failed endpoint can stay in clients' answers: monitor interval × fall + timeout + TTL.",
+		}, []string{"service"}),
 	}
 }
 
