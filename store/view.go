@@ -1,0 +1,118 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/meridian-gslb/meridian/health"
+)
+
+// View is one immutable snapshot of every target's health. Store.View returns the current one;
+// a change publishes a new View and never modifies an old one, so readers need no lock. A nil
+// *View answers Unknown for every target.
+type View struct {
+	at      time.Time         // when it was evaluated
+	ruled   bool              // SetRules has been called; before, persisted states are served
+	targets map[string]*entry // read-only once published
+	ids     []string          // sorted keys of targets
+}
+
+// entry is one target in a View. Published entries are never modified: a change clones one.
+type entry struct {
+	ts      TargetState
+	state   health.State // Override.apply(Aggregate): what the events track
+	expires time.Time    // when a fresh report goes stale; zero if none
+	stale   int          // reports that are stale (ruled targets only)
+}
+
+// TargetState is the evidence behind one target's state, for the API and the dashboard.
+type TargetState struct {
+	Target string
+	// State is what policies see: the override if there is one, else the aggregate; Unknown
+	// for a target that has no rule once rules are loaded.
+	State health.State
+	// Aggregate is the quorum of fresh reports, before any override. With no fresh report it
+	// keeps its last value (persisted across restarts).
+	Aggregate health.State
+	Since     time.Time // when the state policies see last changed
+	Cause     string    // why it last changed
+	Override  Override  // Kind None when there is none; Drain is shown as such
+	Ruled     bool      // the target has a Rule
+	Need      int       // fresh reports that must agree now (0 when none is fresh)
+	Reports   []Report  // the latest report of each prober, sorted by prober
+}
+
+// Report is one prober's latest observation of a target.
+type Report struct {
+	Prober string
+	Up     bool
+	RTT    time.Duration
+	Err    string
+	At     time.Time
+	Fresh  bool // at most 3×Interval old when the View was evaluated; false without a rule
+}
+
+// State is what policies see for target: Unknown for a target never seen.
+func (v *View) State(target string) health.State {
+	if v == nil {
+		return health.Unknown
+	}
+	if e := v.targets[target]; e != nil {
+		return e.ts.State
+	}
+	return health.Unknown
+}
+
+// Target returns the evidence for target; a copy, safe to keep.
+func (v *View) Target(target string) TargetState {
+	if v == nil {
+		return TargetState{Target: target}
+	}
+	e := v.targets[target]
+	if e == nil {
+		return TargetState{Target: target}
+	}
+	ts := e.ts
+	ts.Reports = slices.Clone(ts.Reports)
+	return ts
+}
+
+// Targets lists every target with a rule, a report, a persisted state or an override, sorted.
+func (v *View) Targets() []string {
+	if v == nil {
+		return nil
+	}
+	return slices.Clone(v.ids)
+}
+
+// At is when the View was evaluated: Report.Fresh is as of then.
+func (v *View) At() time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	return v.at
+}
+
+// clone returns a copy of e whose Reports may be modified.
+func (e *entry) clone() *entry {
+	c := *e
+	c.ts.Reports = slices.Clone(e.ts.Reports)
+	return &c
+}
+
+// setReport stores o as its prober's latest report; an older one than stored is ignored.
+func (e *entry) setReport(o Report) bool {
+	i, found := slices.BinarySearchFunc(e.ts.Reports, o.Prober, func(r Report, p string) int {
+		return strings.Compare(r.Prober, p)
+	})
+	if found {
+		if o.At.Before(e.ts.Reports[i].At) {
+			return false
+		}
+		e.ts.Reports[i] = o
+		return true
+	}
+	e.ts.Reports = slices.Insert(e.ts.Reports, i, o)
+	return true
+}
