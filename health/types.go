@@ -65,9 +65,12 @@ type Observation struct {
 	Target string // Target.ID
 	Prober string // the prober's name (a node's name for its local prober)
 	Up     bool
-	RTT    time.Duration
-	Err    string
-	At     time.Time
+	// Undecided: the prober has not seen rise successes or fall failures in a row yet (its
+	// state is Unknown). The report shows the prober is alive but is no vote either way.
+	Undecided bool
+	RTT       time.Duration
+	Err       string
+	At        time.Time
 }
 
 // Prober runs one kind of probe.

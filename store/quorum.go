@@ -72,16 +72,19 @@ func judge(prev health.State, reports []Report, r Rule, now time.Time) verdict {
 			v.stale++
 			continue
 		}
+		if maxAge != math.MaxInt64 {
+			if exp := rp.At.Add(maxAge); v.expires.IsZero() || exp.Before(v.expires) {
+				v.expires = exp
+			}
+		}
+		if rp.Undecided {
+			continue // fresh, but the prober has not risen or fallen yet: no vote
+		}
 		v.fresh++
 		if rp.Up {
 			v.ups++
 		} else {
 			v.downs++
-		}
-		if maxAge != math.MaxInt64 {
-			if exp := rp.At.Add(maxAge); v.expires.IsZero() || exp.Before(v.expires) {
-				v.expires = exp
-			}
 		}
 	}
 	v.need = r.Quorum.need(v.fresh)

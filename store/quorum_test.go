@@ -109,3 +109,23 @@ func TestJudgeExpiry(t *testing.T) {
 		t.Errorf("zero interval: expires = %s, fresh = %d, want never and 2", v.expires, v.fresh)
 	}
 }
+
+// TestUndecidedReportsDoNotVote: a prober whose target has not risen or fallen yet keeps its
+// report fresh but casts no vote, so a cold start never reads as a vote for down.
+func TestUndecidedReportsDoNotVote(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := Rule{Interval: time.Second}
+	reports := []Report{
+		{Prober: "a", Undecided: true, At: now},
+		{Prober: "b", Undecided: true, At: now},
+		{Prober: "c", Up: true, At: now},
+	}
+	v := judge(health.Unknown, reports, r, now)
+	if v.state != health.Up || v.fresh != 1 || v.need != 1 {
+		t.Errorf("one decided up and two undecided: state %s fresh %d need %d, want up, 1, 1", v.state, v.fresh, v.need)
+	}
+	v = judge(health.Unknown, reports[:2], r, now)
+	if v.state != health.Unknown || !reports[0].Fresh {
+		t.Errorf("only undecided reports: state %s (fresh %v), want unknown and the reports fresh", v.state, reports[0].Fresh)
+	}
+}

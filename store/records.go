@@ -13,10 +13,11 @@ import (
 // schema.go. Times are stored in UTC.
 
 type obsRecord struct {
-	Up  bool          `json:"up"`
-	RTT time.Duration `json:"rtt_ns,omitempty"`
-	Err string        `json:"err,omitempty"`
-	At  time.Time     `json:"at"`
+	Up        bool          `json:"up"`
+	Undecided bool          `json:"undecided,omitempty"`
+	RTT       time.Duration `json:"rtt_ns,omitempty"`
+	Err       string        `json:"err,omitempty"`
+	At        time.Time     `json:"at"`
 }
 
 type stateRecord struct {
@@ -76,7 +77,7 @@ func unsafeLoad(tx *bolt.Tx) (map[string]*entry, error) {
 			return err
 		}
 		e := at(target)
-		e.ts.Reports = append(e.ts.Reports, Report{Prober: prober, Up: r.Up, RTT: r.RTT, Err: r.Err, At: r.At.UTC()})
+		e.ts.Reports = append(e.ts.Reports, Report{Prober: prober, Up: r.Up, Undecided: r.Undecided, RTT: r.RTT, Err: r.Err, At: r.At.UTC()})
 		return nil // keys sort by target then prober, so Reports is sorted
 	})
 	if err != nil {

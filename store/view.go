@@ -47,10 +47,12 @@ type TargetState struct {
 type Report struct {
 	Prober string
 	Up     bool
-	RTT    time.Duration
-	Err    string
-	At     time.Time
-	Fresh  bool // at most 3×Interval old when the View was evaluated; false without a rule
+	// Undecided: the prober had not risen or fallen yet; the report keeps it fresh, no vote.
+	Undecided bool
+	RTT       time.Duration
+	Err       string
+	At        time.Time
+	Fresh     bool // at most 3×Interval old when the View was evaluated; false without a rule
 }
 
 // State is what policies see for target: Unknown for a target never seen.
