@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
+	"github.com/meridian-gslb/meridian/health"
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/web"
 )
@@ -51,10 +53,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	web.RegisterBuildInfo(reg)
-	h, err := dns.NewHandler(cfg, log, reg)
+	st, err := store.Open(filepath.Join(cfg.Server.DataDir, "state.db"), store.Options{Registerer: reg, Logger: log})
 	if err != nil {
 		return err
 	}
+	defer st.Close()
+	targets, rules := healthPlan(cfg)
+	st.SetRules(rules)
+	h, err := dns.NewHandler(cfg, log, reg, dns.WithHealth(healthView{st}))
+	if err != nil {
+		return err
+	}
+	sched := health.NewScheduler(cfg.Server.Node, targets, health.Probers(), st,
+		health.SchedulerOptions{Logger: log, Registerer: reg})
 	dnsSrv := dns.NewServer(h, log, cfg.Server.UDPSockets)
 	if err := dnsSrv.Listen(ctx, cfg.Server.DNS); err != nil {
 		return err
@@ -75,7 +86,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if webSrv != nil {
 		g.Go(func() error { return webSrv.Run(ctx) })
 	}
-	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, log, stderr) })
+	g.Go(func() error { return sched.Run(ctx) })
+	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, st, sched, log, stderr) })
 	g.Go(func() error { h.WatchGeo(ctx); return nil })
 	err = g.Wait()
 	log.Info("stopped")
@@ -91,7 +103,7 @@ func loadConfig(path string) (*config.Config, error) {
 
 // reloadOnHUP re-reads the config on SIGHUP. A good one replaces the running snapshot at once; a
 // bad one is reported problem by problem and the running config keeps serving.
-func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, log *slog.Logger, stderr io.Writer) error {
+func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, st *store.Store, sched *health.Scheduler, log *slog.Logger, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -122,8 +134,11 @@ func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dn
 			cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir {
 			log.Warn("listener or data_dir changes take effect at the next restart")
 		}
+		targets, rules := healthPlan(cfg)
+		st.SetRules(rules)
+		sched.Replace(targets)
 		running = cfg
-		log.Info("config reloaded", "config", path, "zones", len(cfg.Zones))
+		log.Info("config reloaded", "config", path, "zones", len(cfg.Zones), "probe_targets", len(targets))
 	}
 }
 

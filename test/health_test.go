@@ -1,0 +1,108 @@
+package test
+
+import (
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// backend is an HTTP server on loopback that can be killed and brought back on its address.
+type backend struct {
+	addr string
+	srv  *http.Server
+}
+
+func startBackend(t *testing.T, addr string) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{addr: ln.Addr().String(), srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+		}
+	})}}
+	go func() { _ = b.srv.Serve(ln) }()
+	t.Cleanup(b.kill)
+	return b
+}
+
+func (b *backend) kill() { _ = b.srv.Close() }
+
+// healthVars fill testdata/health.toml.tmpl.
+type healthVars struct {
+	ports
+	Interval string
+	Backends []string
+}
+
+// TestHealthFailover: killing backends takes their endpoints out of the answers within the
+// failover bound, a pool below min_healthy fails over to the next, recovery brings them back,
+// and a node killed with SIGKILL restarts serving the state it had persisted.
+func TestHealthFailover(t *testing.T) {
+	dir := t.TempDir()
+	var bs []*backend
+	for range 3 {
+		bs = append(bs, startBackend(t, "127.0.0.1:0"))
+	}
+	vars := healthVars{Interval: "200ms"}
+	for _, b := range bs {
+		vars.Backends = append(vars.Backends, b.addr)
+	}
+	p := freePorts(t)
+	vars.ports = p
+	path := writeConfig(t, dir, "health.toml.tmpl", vars)
+	n := startNode(t, dir, p, "serve", "-c", path)
+	answer := func() []string {
+		out := dig(t, "127.0.0.1", p.DNS, "+short", "www.example.test", "A")
+		f := strings.Fields(out)
+		slices.Sort(f)
+		return f
+	}
+	// detection bound: interval × fall + timeout = 0.5 s; allow scheduling slack on a busy box.
+	const bound = 500 * time.Millisecond
+	waitAnswer := func(want []string, why string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for {
+			got := answer()
+			if slices.Equal(got, want) {
+				return time.Since(start)
+			}
+			if time.Since(start) > bound+3*time.Second {
+				t.Fatalf("%s: answer %v, want %v within %v", why, got, want, bound+3*time.Second)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitAnswer([]string{"127.0.1.1", "127.0.1.2"}, "at start")
+
+	bs[0].kill()
+	took := waitAnswer([]string{"127.0.1.2"}, "after killing 127.0.1.1's backend")
+	t.Logf("127.0.1.1 left the answers %v after its backend died (bound %v + TTL 1s)", took.Round(time.Millisecond), bound)
+
+	bs[1].kill()
+	took = waitAnswer([]string{"127.0.2.1"}, "after killing pool a's last backend")
+	t.Logf("pool a failed over to b %v after its last backend died", took.Round(time.Millisecond))
+
+	bs[0] = startBackend(t, bs[0].addr)
+	took = waitAnswer([]string{"127.0.1.1"}, "after 127.0.1.1's backend came back")
+	t.Logf("127.0.1.1 came back %v after its backend did", took.Round(time.Millisecond))
+
+	// The store has it: 127.0.1.1 up, 127.0.1.2 down. Kill the node outright, and start it again
+	// with probes so rare that none runs before we look: it must answer from the persisted state.
+	n.signal(syscall.SIGKILL)
+	err := <-n.done
+	n.done <- err // for the cleanup, which waits for it too
+	vars.Interval = "1h"
+	writeConfig(t, dir, "health.toml.tmpl", vars)
+	startNode(t, dir, p, "serve", "-c", path)
+	if got := answer(); !slices.Equal(got, []string{"127.0.1.1"}) {
+		t.Errorf("after kill -9 and restart: answer %v, want the persisted state's [127.0.1.1]", got)
+	}
+}
