@@ -55,6 +55,9 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 		fmt.Fprintf(&b, "  not a load-balanced name: the zone's static data answers (%s)\n", dns.RcodeToString[resp.Rcode])
 	} else {
 		fmt.Fprintf(&b, "  client %s located by the %s address: %s\n", ex.client.Addr, ex.source, describeLocation(ex))
+		if h.health == nil {
+			b.WriteString("  health: not consulted here (explain reads the config, not a node's state): every endpoint counts as up\n")
+		}
 		for _, step := range ex.Steps {
 			fmt.Fprintf(&b, "  %s\n", step)
 		}

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -89,6 +90,11 @@ func TestHealthFailover(t *testing.T) {
 	bs[1].kill()
 	took = waitAnswer([]string{"127.0.2.1"}, "after killing pool a's last backend")
 	t.Logf("pool a failed over to b %v after its last backend died", took.Round(time.Millisecond))
+
+	if _, m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", p.HTTP)); !strings.Contains(m, `meridian_health_target_up{target="a/127.0.1.2"} 0`) ||
+		!strings.Contains(m, `meridian_service_failover_bound_seconds{service="www.example.test."} 1.5`) {
+		t.Errorf("metrics lack the target state or the failover bound (0.2s × 2 + 0.1s + ttl 1s):\n%s", grepLines(m, "meridian_"))
+	}
 
 	bs[0] = startBackend(t, bs[0].addr)
 	took = waitAnswer([]string{"127.0.1.1"}, "after 127.0.1.1's backend came back")
