@@ -184,6 +184,9 @@ func TestGSLBConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Server.FailoverTarget != 45*time.Second {
+		t.Errorf("failover_target = %v, want 45s", cfg.Server.FailoverTarget)
+	}
 	if len(cfg.Geo.Databases) != 1 || !strings.HasSuffix(cfg.Geo.Databases[0], "testdata/fake.mmdb") {
 		t.Errorf("geo databases = %v, want testdata/fake.mmdb resolved beside the config", cfg.Geo.Databases)
 	}

@@ -128,6 +128,13 @@ func decodeServer(o *obj, file string) Server {
 	s.Version, _ = o.String("version", "")
 	n, _ := o.Int("udp_sockets", 0, 0, 256)
 	s.UDPSockets = int(n)
+	s.FailoverTarget, _ = o.Duration("failover_target", 0, 0, 24*time.Hour)
+	if tf, tv := o.String("token_file", ""); tv != nil && tf != "" {
+		s.TokenFile = resolvePath(tf, file)
+		if _, err := os.Stat(s.TokenFile); err != nil {
+			o.problem(tv, "token_file", "cannot read %s: %v", s.TokenFile, unwrapPathError(err))
+		}
+	}
 	o.Done()
 	return s
 }

@@ -125,6 +125,12 @@ type Server struct {
 	Version string
 	// UDPSockets is how many SO_REUSEPORT UDP sockets per address. Default (0 in the file): one per CPU.
 	UDPSockets int
+	// FailoverTarget: services whose failover bound (monitor interval × fall + timeout + TTL) is
+	// longer are warned about at load. 0: no target.
+	FailoverTarget time.Duration
+	// TokenFile holds the bearer token that the HTTP API's changes (drain, overrides) require;
+	// "" turns those off. Resolved beside the config file.
+	TokenFile string
 }
 
 // Zone is one [zones."origin"] table.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -254,5 +255,26 @@ func TestPreparedDecisionsAgree(t *testing.T) {
 		if prepared == 0 {
 			t.Errorf("%s: no decision took the prepared path", name)
 		}
+	}
+}
+
+// TestFailoverTargetWarns: a service whose failover bound exceeds [server] failover_target is
+// named in a warning when the config loads.
+func TestFailoverTargetWarns(t *testing.T) {
+	cfg, err := config.Load(writeGSLB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.FailoverTarget = 10 * time.Second
+	var logs bytes.Buffer
+	if _, err := NewHandler(cfg, slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry()); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "fails over slower than failover_target") || !strings.Contains(out, "service=geo.gslb.test. bound=26.5s") {
+		t.Errorf("no warning for geo.gslb.test. (bound 26.5s, target 10s):\n%s", out)
+	}
+	if strings.Contains(out, "service=hash.gslb.test.") {
+		t.Errorf("hash.gslb.test. has no monitored pool, so no bound, yet it was warned about:\n%s", out)
 	}
 }

@@ -147,6 +147,9 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		if svc.bound > 0 {
 			h.metrics.bound.WithLabelValues(name).Set(svc.bound.Seconds())
 		}
+		if t := cfg.Server.FailoverTarget; t > 0 && svc.bound > t {
+			h.log.Warn("service fails over slower than failover_target", "service", name, "bound", svc.bound, "target", t, "how", svc.boundText)
+		}
 	}
 	h.rescope()
 	if every := time.Duration(cfg.Geo.Watch) * time.Second; every != h.geoWatch {
