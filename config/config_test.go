@@ -222,9 +222,9 @@ func TestGSLBConfig(t *testing.T) {
 		name string
 		want Service
 	}{
-		{"www.gslb.test.", Service{Policy: "geo", Select: "weighted", TTL: 20, Answers: 2, Fallback: "na-web", OnAllDown: "fallback", Tolerance: 0.05}},
-		{"gslb.test.", Service{Policy: "failover", Select: "weighted", TTL: 30, Answers: 1, OnAllDown: "all", Tolerance: 0.05}},
-		{"near.gslb.test.", Service{Policy: "proximity", Select: "hash", TTL: 30, Answers: 1, OnAllDown: "all", IgnoreECS: true, Tolerance: 0.1}},
+		{"www.gslb.test.", Service{Policy: "geo", Select: "weighted", TTL: 20, DegradedTTL: 5, Answers: 2, Fallback: "na-web", OnAllDown: "fallback", Tolerance: 0.05}},
+		{"gslb.test.", Service{Policy: "failover", Select: "weighted", TTL: 30, DegradedTTL: 30, Answers: 1, OnAllDown: "all", Tolerance: 0.05}},
+		{"near.gslb.test.", Service{Policy: "proximity", Select: "hash", TTL: 30, DegradedTTL: 30, Answers: 1, OnAllDown: "all", IgnoreECS: true, Tolerance: 0.1}},
 	}
 	for _, tc := range tests {
 		got, ok := byName[tc.name]

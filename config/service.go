@@ -80,6 +80,12 @@ func decodeService(o *obj, key string, z Zone, g *gslb) (Service, bool) {
 	}
 	s.Policy, s.Select = policy, sel
 	s.TTL, _ = o.Seconds("ttl", 30)
+	dt, dv := o.Seconds("degraded_ttl", s.TTL)
+	if dv != nil && dt > s.TTL {
+		o.problem(dv, "degraded_ttl", "%ds is longer than the ttl (%ds): it is meant to be shorter", dt, s.TTL)
+		dt = s.TTL
+	}
+	s.DegradedTTL = dt
 	n, _ := o.Int("answers", 1, 1, 8)
 	s.Answers = int(n)
 	s.IgnoreECS, _ = o.Bool("ignore_ecs", false)

@@ -96,6 +96,10 @@ type Service struct {
 	// TTL of the A/AAAA answers, seconds. Default 30: it bounds how long clients keep a failed
 	// endpoint after it leaves the answers.
 	TTL uint32
+	// DegradedTTL is the TTL while the answer is degraded (an endpoint of a pool the decision
+	// looked at is down, or it spilled to another pool): shorter, so clients come back sooner
+	// for the healthy answer. Default: TTL.
+	DegradedTTL uint32
 	// Answers is how many addresses to return, 1..8. Default 1.
 	Answers int
 	// Fallback pool for on_all_down = "fallback", or "".

@@ -176,7 +176,7 @@ func (s *snapshot) answerService(resp *dns.Msg, z *zone.Zone, name string, qtype
 	switch d.Outcome {
 	case policy.Answer:
 		for _, a := range d.Addrs {
-			hdr := dns.RR_Header{Name: svc.name, Class: dns.ClassINET, Ttl: svc.ttl}
+			hdr := dns.RR_Header{Name: svc.name, Class: dns.ClassINET, Ttl: svc.ttlFor(d.Decision)}
 			if a.Is4() {
 				hdr.Rrtype = dns.TypeA
 				resp.Answer = append(resp.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})

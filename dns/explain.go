@@ -65,7 +65,10 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 		if len(ex.Addrs) > 0 {
 			fmt.Fprintf(&b, ": %s", joinAddrs(ex.Addrs))
 		}
-		fmt.Fprintf(&b, "; ttl %ds", ex.svc.ttl)
+		fmt.Fprintf(&b, "; ttl %ds", ex.svc.ttlFor(ex.Decision))
+		if ex.Degraded {
+			b.WriteString(" (degraded_ttl: an endpoint the decision looked at is down)")
+		}
 		fmt.Fprintf(&b, "\n  failover bound: %s", ex.svc.boundText)
 		if ex.ecsUsed {
 			fmt.Fprintf(&b, "; ECS scope /%d", ex.scope)

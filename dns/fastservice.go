@@ -96,7 +96,7 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, pr
 		b[11] = 1
 	}
 	b = append(b, req[headerLen:q.nameEnd+4]...) // the question as asked (letter case kept)
-	ttl := fs.svc.ttl
+	ttl := fs.svc.ttlFor(d.Decision)
 	for _, a := range d.Addrs {
 		// Owner: a pointer to the question name at offset 12.
 		b = append(b, 0xC0, headerLen, byte(fs.rrtype>>8), byte(fs.rrtype), 0, byte(dns.ClassINET),

@@ -25,6 +25,7 @@ type service struct {
 	p         *policy.Service
 	name      string // owner of the A/AAAA records
 	ttl       uint32
+	degraded  uint32 // TTL of degraded answers
 	ignoreECS bool
 	decisions [3]prometheus.Counter // by policy.Outcome
 	// bound is how long a failed endpoint can stay in clients' answers: its monitor's detection
@@ -78,7 +79,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 			for _, name := range c.Pools {
 				ps.Pools = append(ps.Pools, pools[name])
 			}
-			s := &service{p: ps, name: c.Name, ttl: c.TTL, ignoreECS: c.IgnoreECS}
+			s := &service{p: ps, name: c.Name, ttl: c.TTL, degraded: c.DegradedTTL, ignoreECS: c.IgnoreECS}
 			s.bound, s.boundText = failoverBound(cfg, c)
 			for o := range s.decisions {
 				s.decisions[o] = m.decisions.WithLabelValues(c.Name, c.Policy, policy.Outcome(o).String())
@@ -164,6 +165,14 @@ func failoverBound(cfg *config.Config, svc config.Service) (time.Duration, strin
 	}
 	ttl := time.Duration(svc.TTL) * time.Second
 	return worst + ttl, fmt.Sprintf("%v (%s, + ttl %v)", worst+ttl, how, ttl)
+}
+
+// ttlFor is the TTL of an answer: shorter while it is degraded (state-aware TTL, as gdnsd does).
+func (s *service) ttlFor(d policy.Decision) uint32 {
+	if d.Degraded {
+		return s.degraded
+	}
+	return s.ttl
 }
 
 // ecsInfo is the client subnet a query carried (RFC 7871), when it had a valid one.

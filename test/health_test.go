@@ -81,19 +81,32 @@ func TestHealthFailover(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	ttl := func() string { // the TTL of the first answer record
+		f := strings.Fields(dig(t, "127.0.0.1", p.DNS, "+noall", "+answer", "www.example.test", "A"))
+		if len(f) < 2 {
+			return ""
+		}
+		return f[1]
+	}
 	waitAnswer([]string{"127.0.1.1", "127.0.1.2"}, "at start")
+	if got := ttl(); got != "5" {
+		t.Errorf("healthy answer TTL %s, want the ttl 5", got)
+	}
 
 	bs[0].kill()
 	took := waitAnswer([]string{"127.0.1.2"}, "after killing 127.0.1.1's backend")
-	t.Logf("127.0.1.1 left the answers %v after its backend died (bound %v + TTL 1s)", took.Round(time.Millisecond), bound)
+	t.Logf("127.0.1.1 left the answers %v after its backend died (bound %v + TTL 5s)", took.Round(time.Millisecond), bound)
+	if got := ttl(); got != "1" {
+		t.Errorf("degraded answer TTL %s, want the degraded_ttl 1", got)
+	}
 
 	bs[1].kill()
 	took = waitAnswer([]string{"127.0.2.1"}, "after killing pool a's last backend")
 	t.Logf("pool a failed over to b %v after its last backend died", took.Round(time.Millisecond))
 
 	if _, m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", p.HTTP)); !strings.Contains(m, `meridian_health_target_up{target="a/127.0.1.2"} 0`) ||
-		!strings.Contains(m, `meridian_service_failover_bound_seconds{service="www.example.test."} 1.5`) {
-		t.Errorf("metrics lack the target state or the failover bound (0.2s × 2 + 0.1s + ttl 1s):\n%s", grepLines(m, "meridian_"))
+		!strings.Contains(m, `meridian_service_failover_bound_seconds{service="www.example.test."} 5.5`) {
+		t.Errorf("metrics lack the target state or the failover bound (0.2s × 2 + 0.1s + ttl 5s):\n%s", grepLines(m, "meridian_"))
 	}
 
 	bs[0] = startBackend(t, bs[0].addr)

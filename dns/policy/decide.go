@@ -14,8 +14,9 @@ func Decide(r Request) Decision {
 
 // decider carries one decision's request and, with Explain, its steps.
 type decider struct {
-	r     Request
-	steps []string
+	r        Request
+	steps    []string
+	degraded bool // the walk met a pool with endpoints not serving
 }
 
 // Stack room for the usual service; larger ones spill to the heap.
@@ -57,7 +58,9 @@ func (d *decider) finish(ps []ranked) Decision {
 	}
 	var cbuf [stackCands]cand
 	c := d.walk(ps, cbuf[:0])
+	dec.Degraded = d.degraded
 	if len(c) == 0 {
+		dec.Degraded = true
 		c, dec.Outcome = d.allDown(ps, c)
 		if dec.Outcome != Answer {
 			return dec
@@ -145,6 +148,9 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 			}
 			need := min(max(p.MinHealthy, 1), rp.n)
 			serving := len(c) - start
+			if serving < rp.n {
+				d.degraded = true
+			}
 			if d.r.Explain {
 				d.stepf("pool %s: %d/%d serving (min %d) %s", p.Name, serving, rp.n, need,
 					eligible(serving >= need))

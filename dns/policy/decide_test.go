@@ -229,3 +229,37 @@ func TestDecideExplain(t *testing.T) {
 		t.Errorf("got steps\n%s\nwant\n%s", strings.Join(d.Steps, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestDegraded: a decision says when it met endpoints that were not serving.
+func TestDegraded(t *testing.T) {
+	ep := func(id, a string) Endpoint {
+		return Endpoint{ID: id, Addr: netip.MustParseAddr(a), Weight: 1, Enabled: true}
+	}
+	svc := &Service{Order: Failover, Answers: 2, Pools: []*Pool{
+		{Name: "a", Endpoints: []Endpoint{ep("a/1", "192.0.2.1"), ep("a/2", "192.0.2.2")}},
+		{Name: "b", Endpoints: []Endpoint{ep("b/1", "192.0.2.3")}},
+	}}
+	tests := []struct {
+		name     string
+		down     []string
+		degraded bool
+	}{
+		{"all up", nil, false},
+		{"a pool after the chosen one is down: not looked at", []string{"b/1"}, false},
+		{"one endpoint of the chosen pool down", []string{"a/1"}, true},
+		{"spilled to the next pool", []string{"a/1", "a/2"}, true},
+		{"all down, failing open", []string{"a/1", "a/2", "b/1"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hv := healthMap{}
+			for _, id := range tc.down {
+				hv[id] = health.Down
+			}
+			d := Decide(Request{Service: svc, Client: Client{Addr: netip.MustParseAddr("198.51.100.1")}, Family: 4, Health: hv})
+			if d.Degraded != tc.degraded {
+				t.Errorf("Degraded = %v, want %v (answer %v)", d.Degraded, tc.degraded, d.Addrs)
+			}
+		})
+	}
+}

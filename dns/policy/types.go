@@ -101,6 +101,9 @@ type Decision struct {
 	Addrs      []netip.Addr
 	Pools      []string // the pools the addresses came from, in order of first address
 	Depends    Depends
-	SubnetBits int      // with Select Hash: 24 for IPv4 clients, 56 for IPv6
-	Steps      []string // only with Request.Explain
+	SubnetBits int // with Select Hash: 24 for IPv4 clients, 56 for IPv6
+	// Degraded: an endpoint of a pool the walk looked at was not serving, so the answer is not
+	// the one a fully healthy service gives (callers may answer with a shorter TTL).
+	Degraded bool
+	Steps    []string // only with Request.Explain
 }
