@@ -267,7 +267,11 @@ func TestFailoverTargetWarns(t *testing.T) {
 	}
 	cfg.Server.FailoverTarget = 10 * time.Second
 	var logs bytes.Buffer
-	if _, err := NewHandler(cfg, slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry()); err != nil {
+	h, err := NewHandler(cfg, slog.New(slog.NewTextHandler(&logs, nil)), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.WaitScopes(context.Background()); err != nil { // its logging is done, too
 		t.Fatal(err)
 	}
 	out := logs.String()
