@@ -22,10 +22,14 @@ type Server struct {
 	ready func() error
 }
 
-// New builds the server. ready reports why Meridian is not ready to answer yet, or nil.
-func New(reg *prometheus.Registry, ready func() error, log *slog.Logger) *Server {
+// New builds the server. ready reports why Meridian is not ready to answer yet, or nil. api,
+// when not nil, serves the JSON API under /api/v1.
+func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logger) *Server {
 	s := &Server{log: log.With("component", "web"), ready: ready}
 	mux := http.NewServeMux()
+	if api != nil {
+		s.apiHandler(api).register(mux)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -23,7 +23,7 @@ func TestEndpoints(t *testing.T) {
 			return errors.New("starting")
 		}
 		return nil
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := s.Listen(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
 		t.Fatal(err)
 	}

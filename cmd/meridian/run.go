@@ -21,6 +21,11 @@ commands:
   check -c FILE     validate a config: exit 0 if good, else 1 with every problem as file:line:col
   explain [-c FILE] (-client IP|-subnet CIDR)... NAME [TYPE]
                     show how NAME is answered for that client, step by step
+  status [-api URL] show every endpoint's state, override and evidence, from a running node
+  drain|force-down|force-up [-api URL] -token-file FILE [-why TEXT] ENDPOINT
+                    override an endpoint (ENDPOINT is pool/address, as status shows it)
+  undrain [-api URL] -token-file FILE ENDPOINT
+                    clear the endpoint's override: its probers decide again
   version           print the version
 
 Run 'meridian <command> -h' for a command's flags.
@@ -38,6 +43,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return check(args[1:], stdout, stderr)
 	case "explain":
 		return explain(ctx, args[1:], stdout, stderr)
+	case "status":
+		return status(args[1:], stdout, stderr)
+	case "drain", "undrain", "force-down", "force-up":
+		return override(args[0], args[1:], stdout, stderr)
 	case "version":
 		v, r := web.Version()
 		fmt.Fprintf(stdout, "meridian %s (%s)\n", v, r)

@@ -44,6 +44,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errQuiet
 	}
+	api := &web.API{}
+	if cfg.Server.TokenFile != "" {
+		if api.Token, err = readToken(cfg.Server.TokenFile); err != nil {
+			return fmt.Errorf("[server] token_file: %w", err)
+		}
+	}
 	unlock, err := store.Lock(cfg.Server.DataDir)
 	if err != nil {
 		return err
@@ -58,6 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	api.Health = st
 	targets, rules := healthPlan(cfg)
 	st.SetRules(rules)
 	h, err := dns.NewHandler(cfg, log, reg, dns.WithHealth(healthView{st}))
@@ -72,7 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var webSrv *web.Server
 	if cfg.Server.HTTP.IsValid() {
-		webSrv = web.New(reg, func() error { return nil }, log)
+		webSrv = web.New(reg, func() error { return nil }, api, log)
 		if err := webSrv.Listen(cfg.Server.HTTP); err != nil {
 			dnsSrv.Close()
 			return err

@@ -1,0 +1,277 @@
+package web
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meridian-gslb/meridian/store"
+)
+
+// Health is what the API needs from the health store.
+type Health interface {
+	View() *store.View
+	SetOverride(target string, o store.Override) error
+	ClearOverride(target string) error
+	Events(q store.EventQuery) ([]store.Event, error)
+}
+
+// API configures the JSON API under /api/v1.
+type API struct {
+	Health Health
+	// Token is the bearer token changes require; "" disables changes (403).
+	Token string
+}
+
+// api serves /api/v1.
+type api struct {
+	h     Health
+	token [sha256.Size]byte
+	open  bool // a token is configured
+	log   *slog.Logger
+}
+
+func (a *api) register(mux *http.ServeMux) {
+	mux.HandleFunc("/api/v1/endpoints", a.only("GET", a.list))
+	mux.HandleFunc("/api/v1/endpoints/{id...}", a.endpoint)
+	mux.HandleFunc("/api/v1/events", a.only("GET", a.events))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
+	})
+}
+
+// only answers other methods than method with a JSON 405; the mux's own is plain text.
+func (a *api) only(method string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method {
+			w.Header().Set("Allow", method)
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// endpointJSON is one target in the API.
+type endpointJSON struct {
+	ID        string        `json:"id"`
+	State     string        `json:"state"`     // what policies see
+	Aggregate string        `json:"aggregate"` // the quorum's verdict, before any override
+	Since     *time.Time    `json:"since"`
+	Cause     string        `json:"cause"`
+	Override  *overrideJSON `json:"override"`
+	Reports   []reportJSON  `json:"reports"`
+}
+
+type overrideJSON struct {
+	Kind store.OverrideKind `json:"kind"`
+	Who  string             `json:"who"`
+	Why  string             `json:"why"`
+	At   time.Time          `json:"at"`
+}
+
+type reportJSON struct {
+	Prober    string    `json:"prober"`
+	Up        bool      `json:"up"`
+	Undecided bool      `json:"undecided"`
+	RTTms     float64   `json:"rtt_ms"`
+	Err       string    `json:"err"`
+	At        time.Time `json:"at"`
+	Fresh     bool      `json:"fresh"`
+}
+
+func toJSON(ts store.TargetState) endpointJSON {
+	e := endpointJSON{
+		ID: ts.Target, State: ts.State.String(), Aggregate: ts.Aggregate.String(),
+		Cause: ts.Cause, Reports: []reportJSON{},
+	}
+	if !ts.Since.IsZero() {
+		since := ts.Since.UTC()
+		e.Since = &since
+	}
+	if o := ts.Override; o.Kind != store.None {
+		e.Override = &overrideJSON{Kind: o.Kind, Who: o.Who, Why: o.Why, At: o.At.UTC()}
+	}
+	for _, r := range ts.Reports {
+		e.Reports = append(e.Reports, reportJSON{
+			Prober: r.Prober, Up: r.Up, Undecided: r.Undecided, Err: r.Err, At: r.At.UTC(), Fresh: r.Fresh,
+			RTTms: float64(r.RTT.Microseconds()) / 1000,
+		})
+	}
+	return e
+}
+
+func (a *api) list(w http.ResponseWriter, _ *http.Request) {
+	v := a.h.View()
+	out := []endpointJSON{}
+	for _, id := range v.Targets() {
+		out = append(out, toJSON(v.Target(id)))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"endpoints": out})
+}
+
+func (a *api) known(v *store.View, id string) bool {
+	_, found := slices.BinarySearch(v.Targets(), id) // sorted
+	return found
+}
+
+// endpoint serves /api/v1/endpoints/{id...}: GET the target, or POST or DELETE
+// {id}/override. The wildcard must end the pattern, so the /override suffix is cut here.
+func (a *api) endpoint(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if r.Method == http.MethodGet {
+		v := a.h.View()
+		if !a.known(v, id) {
+			writeError(w, http.StatusNotFound, "unknown endpoint "+id)
+			return
+		}
+		writeJSON(w, http.StatusOK, toJSON(v.Target(id)))
+		return
+	}
+	id, ok := strings.CutSuffix(id, "/override")
+	if !ok {
+		w.Header().Set("Allow", "GET")
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
+		return
+	}
+	if r.Method != http.MethodPost && r.Method != http.MethodDelete {
+		w.Header().Set("Allow", "POST, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
+		return
+	}
+	if !a.authorized(w, r) {
+		return
+	}
+	// Only the current config's targets (those with a rule) take an override; an override left
+	// on a target the config no longer has can still be cleared.
+	ts := a.h.View().Target(id)
+	if !ts.Ruled && (r.Method == http.MethodPost || ts.Override.Kind == store.None) {
+		writeError(w, http.StatusNotFound, "unknown endpoint "+id+" (not a monitored endpoint of the current config)")
+		return
+	}
+	who := "api " + remoteHost(r)
+	if r.Method == http.MethodDelete {
+		if err := a.h.ClearOverride(id); err != nil {
+			a.log.Error("clear override", "target", id, "err", err)
+			writeError(w, http.StatusInternalServerError, "clear override: "+err.Error())
+			return
+		}
+		a.log.Info("override cleared", "target", id, "who", who)
+		writeJSON(w, http.StatusOK, toJSON(a.h.View().Target(id)))
+		return
+	}
+	var req struct {
+		Kind string `json:"kind"`
+		Why  string `json:"why"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		return
+	}
+	var kind store.OverrideKind
+	if err := kind.UnmarshalText([]byte(req.Kind)); err != nil || kind == store.None {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("kind %q: want drain, force-down or force-up (DELETE clears)", req.Kind))
+		return
+	}
+	if len(req.Why) > 1024 {
+		writeError(w, http.StatusBadRequest, "why is longer than 1024 bytes")
+		return
+	}
+	if err := a.h.SetOverride(id, store.Override{Kind: kind, Who: who, Why: req.Why}); err != nil {
+		a.log.Error("set override", "target", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "set override: "+err.Error())
+		return
+	}
+	a.log.Info("override set", "target", id, "kind", kind, "who", who, "why", req.Why)
+	writeJSON(w, http.StatusOK, toJSON(a.h.View().Target(id)))
+}
+
+// authorized checks the bearer token, answering 403 or 401 itself when it fails.
+func (a *api) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if !a.open {
+		writeError(w, http.StatusForbidden, "changes are disabled: set [server] token_file")
+		return false
+	}
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	// Hashing both sides makes the comparison's time independent of the token's length too.
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], a.token[:]) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		return false
+	}
+	return true
+}
+
+func remoteHost(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
+type eventJSON struct {
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+	Target string    `json:"target"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Cause  string    `json:"cause"`
+}
+
+func (a *api) events(w http.ResponseWriter, r *http.Request) {
+	q := store.EventQuery{Target: r.URL.Query().Get("target")}
+	var err error
+	if s := r.URL.Query().Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want a positive integer", s))
+			return
+		}
+	}
+	if s := r.URL.Query().Get("after"); s != "" {
+		if q.After, err = strconv.ParseUint(s, 10, 64); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("after %q: want an event seq", s))
+			return
+		}
+	}
+	evs, err := a.h.Events(q)
+	if err != nil {
+		a.log.Error("read events", "err", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := []eventJSON{}
+	for _, e := range evs {
+		out = append(out, eventJSON{Seq: e.Seq, At: e.At.UTC(), Target: e.Target, From: e.From.String(), To: e.To.String(), Cause: e.Cause})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil { // our own values: a bug, not the client's doing
+		code, b = http.StatusInternalServerError, []byte(`{"error": "encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) apiHandler(c *API) *api {
+	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log}
+}
