@@ -129,12 +129,29 @@ func decodeServer(o *obj, file string) Server {
 	n, _ := o.Int("udp_sockets", 0, 0, 256)
 	s.UDPSockets = int(n)
 	s.FailoverTarget, _ = o.Duration("failover_target", 0, 0, 24*time.Hour)
-	if tf, tv := o.String("token_file", ""); tv != nil && tf != "" {
-		s.TokenFile = resolvePath(tf, file)
-		if _, err := os.Stat(s.TokenFile); err != nil {
-			o.problem(tv, "token_file", "cannot read %s: %v", s.TokenFile, unwrapPathError(err))
+	s.TokenFile = secretFile(o, "token_file", file)
+	s.PeerSecretFile = secretFile(o, "peer_secret_file", file)
+	if !s.HTTP.IsValid() {
+		for _, k := range []string{"token_file", "peer_secret_file"} {
+			if v := o.t.m[k]; v != nil {
+				o.problem(v, k, "needs the HTTP listener (server.http), which is off")
+			}
 		}
 	}
 	o.Done()
 	return s
+}
+
+// secretFile reads the path of a file holding a secret, resolved beside the config file, and
+// checks that it can be read; "" when the key is absent.
+func secretFile(o *obj, key, file string) string {
+	p, v := o.String(key, "")
+	if v == nil || p == "" {
+		return ""
+	}
+	p = resolvePath(p, file)
+	if _, err := os.Stat(p); err != nil {
+		o.problem(v, key, "cannot read %s: %v", p, unwrapPathError(err))
+	}
+	return p
 }

@@ -132,6 +132,9 @@ type Server struct {
 	// FailoverTarget: services whose failover bound (monitor interval × fall + timeout + TTL) is
 	// longer are warned about at load. 0: no target.
 	FailoverTarget time.Duration
+	// PeerSecretFile holds the shared secret remote probers sign their reports with
+	// (HMAC-SHA256); "" refuses remote reports. Resolved beside the config file.
+	PeerSecretFile string
 	// TokenFile holds the bearer token that the HTTP API's changes (drain, overrides) require;
 	// "" turns those off. Resolved beside the config file.
 	TokenFile string

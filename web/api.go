@@ -29,6 +29,8 @@ type API struct {
 	Health Health
 	// Token is the bearer token changes require; "" disables changes (403).
 	Token string
+	// Peer, when not nil, serves remote probers under /api/v1/peer (web/peer.go).
+	Peer *Peer
 }
 
 // api serves /api/v1.
@@ -37,12 +39,16 @@ type api struct {
 	token [sha256.Size]byte
 	open  bool // a token is configured
 	log   *slog.Logger
+	peer  *Peer
 }
 
 func (a *api) register(mux *http.ServeMux) {
 	mux.HandleFunc("/api/v1/endpoints", a.only("GET", a.list))
 	mux.HandleFunc("/api/v1/endpoints/{id...}", a.endpoint)
 	mux.HandleFunc("/api/v1/events", a.only("GET", a.events))
+	if a.peer != nil {
+		a.registerPeer(mux, a.peer)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
 	})
@@ -273,5 +279,5 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) apiHandler(c *API) *api {
-	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log}
+	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer}
 }

@@ -26,6 +26,8 @@ commands:
                     override an endpoint (ENDPOINT is pool/address, as status shows it)
   undrain [-api URL] -token-file FILE ENDPOINT
                     clear the endpoint's override: its probers decide again
+  probe -name NAME -node URL [-node URL ...] -secret-file FILE
+                    probe the nodes' endpoints from here and send them what this prober sees
   version           print the version
 
 Run 'meridian <command> -h' for a command's flags.
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return status(args[1:], stdout, stderr)
 	case "drain", "undrain", "force-down", "force-up":
 		return override(args[0], args[1:], stdout, stderr)
+	case "probe":
+		return probe(ctx, args[1:], stderr)
 	case "version":
 		v, r := web.Version()
 		fmt.Fprintf(stdout, "meridian %s (%s)\n", v, r)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("[server] token_file: %w", err)
 		}
 	}
+	var peerSecret string
+	if cfg.Server.PeerSecretFile != "" {
+		if peerSecret, err = readToken(cfg.Server.PeerSecretFile); err != nil {
+			return fmt.Errorf("[server] peer_secret_file: %w", err)
+		}
+	}
 	unlock, err := store.Lock(cfg.Server.DataDir)
 	if err != nil {
 		return err
@@ -67,6 +74,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	api.Health = st
 	targets, rules := healthPlan(cfg)
 	st.SetRules(rules)
+	var plan atomic.Pointer[[]health.Target] // what remote probers fetch; follows reloads
+	plan.Store(&targets)
+	if peerSecret != "" {
+		api.Peer = &web.Peer{Secret: []byte(peerSecret), Sink: st, Plan: func() []health.Target { return *plan.Load() }}
+	}
 	h, err := dns.NewHandler(cfg, log, reg, dns.WithHealth(healthView{st}))
 	if err != nil {
 		return err
@@ -94,7 +106,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		g.Go(func() error { return webSrv.Run(ctx) })
 	}
 	g.Go(func() error { return sched.Run(ctx) })
-	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, st, sched, log, stderr) })
+	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, st, sched, &plan, log, stderr) })
 	g.Go(func() error { h.WatchGeo(ctx); return nil })
 	err = g.Wait()
 	log.Info("stopped")
@@ -110,7 +122,7 @@ func loadConfig(path string) (*config.Config, error) {
 
 // reloadOnHUP re-reads the config on SIGHUP. A good one replaces the running snapshot at once; a
 // bad one is reported problem by problem and the running config keeps serving.
-func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, st *store.Store, sched *health.Scheduler, log *slog.Logger, stderr io.Writer) error {
+func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, st *store.Store, sched *health.Scheduler, plan *atomic.Pointer[[]health.Target], log *slog.Logger, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -144,6 +156,7 @@ func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dn
 		targets, rules := healthPlan(cfg)
 		st.SetRules(rules)
 		sched.Replace(targets)
+		plan.Store(&targets)
 		running = cfg
 		log.Info("config reloaded", "config", path, "zones", len(cfg.Zones), "probe_targets", len(targets))
 	}

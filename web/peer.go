@@ -1,0 +1,23 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/health/peer"
+)
+
+// Peer configures the API remote probers use: POST /api/v1/peer/observations and
+// GET /api/v1/peer/plan, both signed with Secret (see health/peer).
+type Peer struct {
+	Secret []byte
+	Sink   health.Sink            // records the probers' observations: the store
+	Plan   func() []health.Target // the node's current probe targets, read at every request
+	Now    func() time.Time       // default time.Now
+}
+
+func (a *api) registerPeer(mux *http.ServeMux, p *Peer) {
+	mux.HandleFunc(peer.ObservationsPath, a.only("POST", peer.Handler(p.Sink, p.Secret, a.log, p.Now).ServeHTTP))
+	mux.HandleFunc(peer.PlanPath, a.only("GET", peer.PlanHandler(p.Plan, p.Secret, a.log, p.Now).ServeHTTP))
+}
