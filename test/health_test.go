@@ -19,9 +19,19 @@ type backend struct {
 
 func startBackend(t *testing.T, addr string) *backend {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
+	b, err := newBackend(addr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(b.kill)
+	return b
+}
+
+// newBackend serves /health on addr; the caller kills it.
+func newBackend(addr string) (*backend, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
 	b := &backend{addr: ln.Addr().String(), srv: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
@@ -29,8 +39,7 @@ func startBackend(t *testing.T, addr string) *backend {
 		}
 	})}}
 	go func() { _ = b.srv.Serve(ln) }()
-	t.Cleanup(b.kill)
-	return b
+	return b, nil
 }
 
 func (b *backend) kill() { _ = b.srv.Close() }
