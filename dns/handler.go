@@ -82,6 +82,7 @@ func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer,
 		o(h)
 	}
 	h.metrics = newMetrics(reg, func() float64 { return float64(h.snap.Load().cache.len()) })
+	reg.MustRegister(endpointUp{h})
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
 	}

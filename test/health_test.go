@@ -114,7 +114,8 @@ func TestHealthFailover(t *testing.T) {
 	t.Logf("pool a failed over to b %v after its last backend died", took.Round(time.Millisecond))
 
 	if _, m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", p.HTTP)); !strings.Contains(m, `meridian_health_target_up{target="a/127.0.1.2"} 0`) ||
-		!strings.Contains(m, `meridian_service_failover_bound_seconds{service="www.example.test."} 5.5`) {
+		!strings.Contains(m, `meridian_service_failover_bound_seconds{service="www.example.test."} 5.5`) ||
+		!strings.Contains(m, `meridian_health_endpoint_up{endpoint="127.0.1.2",pool="a",service="www.example.test."} 0`) {
 		t.Errorf("metrics lack the target state or the failover bound (0.2s × 2 + 0.1s + ttl 5s):\n%s", grepLines(m, "meridian_"))
 	}
 
