@@ -32,7 +32,8 @@ bench: bench-go geodata
 	bash test/bench/dns.sh -m geo -g $(GEODIR)
 
 bench-go: geodata
-	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -run '^$$' -bench . -benchmem ./dns/... ./geo/...
+	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -run '^$$' -bench . -benchmem ./dns/... ./geo/... ./store/...
+	MERIDIAN_SCHED_BENCH=1 $(GO) test -count=1 -run 'TestSchedulerScale$$' -v ./health/
 
 # Coverage-guided fuzzing of the DNS request handler, bounded by FUZZTIME.
 fuzz:
