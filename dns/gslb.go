@@ -32,6 +32,9 @@ type service struct {
 	// time (interval × fall + timeout) plus the TTL; 0 when no pool of the service is monitored.
 	bound     time.Duration
 	boundText string // how bound is made, for explain
+	// recently: an endpoint whose state changed less than this ago (3 × its monitor's
+	// interval) still makes answers degraded, so clients return soon while things move.
+	recently time.Duration
 	// classes is the merged ECS scope map of this service's order and the orders prepared per
 	// class of clients, once built (scope.go).
 	classes atomic.Pointer[classes]
@@ -81,6 +84,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 			}
 			s := &service{p: ps, name: c.Name, ttl: c.TTL, degraded: c.DegradedTTL, ignoreECS: c.IgnoreECS}
 			s.bound, s.boundText = failoverBound(cfg, c)
+			s.recently = 3 * slowestInterval(cfg, c)
 			for o := range s.decisions {
 				s.decisions[o] = m.decisions.WithLabelValues(c.Name, c.Policy, policy.Outcome(o).String())
 			}
@@ -167,6 +171,22 @@ func failoverBound(cfg *config.Config, svc config.Service) (time.Duration, strin
 	return worst + ttl, fmt.Sprintf("%v (%s, + ttl %v)", worst+ttl, how, ttl)
 }
 
+// slowestInterval is the longest monitor interval among the service's pools, 0 without one.
+func slowestInterval(cfg *config.Config, svc config.Service) time.Duration {
+	var worst time.Duration
+	for _, p := range cfg.Pools {
+		if !slices.Contains(svc.Pools, p.Name) || p.Monitor == "" {
+			continue
+		}
+		for _, m := range cfg.Monitors {
+			if m.Name == p.Monitor {
+				worst = max(worst, m.Interval)
+			}
+		}
+	}
+	return worst
+}
+
 // ttlFor is the TTL of an answer: shorter while it is degraded (state-aware TTL, as gdnsd does).
 func (s *service) ttlFor(d policy.Decision) uint32 {
 	if d.Degraded {
@@ -202,6 +222,9 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 	}
 	region, override := s.nets.lookup(addr)
 	req := policy.Request{Service: svc.p, Family: family, Explain: explain, Health: s.health}
+	if s.health != nil && svc.recently > 0 {
+		req.Recently, req.Now = svc.recently, time.Now()
+	}
 	if s.latency != nil {
 		req.Latency = s.latency
 	}

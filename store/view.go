@@ -66,6 +66,17 @@ func (v *View) State(target string) health.State {
 	return health.Unknown
 }
 
+// Since is when the state policies see for target last changed; zero for a target never seen.
+func (v *View) Since(target string) time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	if e := v.targets[target]; e != nil {
+		return e.ts.Since
+	}
+	return time.Time{}
+}
+
 // Target returns the evidence for target; a copy, safe to keep.
 func (v *View) Target(target string) TargetState {
 	if v == nil {

@@ -98,8 +98,12 @@ func TestHealthFailover(t *testing.T) {
 		return f[1]
 	}
 	waitAnswer([]string{"127.0.1.1", "127.0.1.2"}, "at start")
-	if got := ttl(); got != "5" {
-		t.Errorf("healthy answer TTL %s, want the ttl 5", got)
+	// The endpoints just came up (from unknown): answers stay degraded for 3 intervals, then
+	// carry the full ttl.
+	for start := time.Now(); ttl() != "5"; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("healthy answers still carry TTL %s 3s after start, want the ttl 5", ttl())
+		}
 	}
 
 	bs[0].kill()
@@ -122,6 +126,9 @@ func TestHealthFailover(t *testing.T) {
 	bs[0] = startBackend(t, bs[0].addr)
 	took = waitAnswer([]string{"127.0.1.1"}, "after 127.0.1.1's backend came back")
 	t.Logf("127.0.1.1 came back %v after its backend did", took.Round(time.Millisecond))
+	if got := ttl(); got != "1" {
+		t.Errorf("answer TTL %s just after a state change, want the degraded_ttl 1", got)
+	}
 
 	// The store has it: 127.0.1.1 up, 127.0.1.2 down. Kill the node outright, and start it again
 	// with probes so rare that none runs before we look: it must answer from the persisted state.

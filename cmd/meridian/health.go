@@ -3,6 +3,7 @@ package main
 import (
 	"net/netip"
 	"regexp"
+	"time"
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/health"
@@ -65,3 +66,6 @@ func healthMonitor(m config.Monitor) *health.Monitor {
 type healthView struct{ s *store.Store }
 
 func (v healthView) State(target string) health.State { return v.s.View().State(target) }
+
+// Since is when target's state last changed: answers stay degraded (degraded_ttl) for a while.
+func (v healthView) Since(target string) time.Time { return v.s.View().Since(target) }

@@ -133,6 +133,10 @@ func (d *decider) order(ps []ranked) {
 // walk returns the serving endpoints of the eligible pools of the first tier that has any.
 func (d *decider) walk(ps []ranked, c []cand) []cand {
 	fam, hv := d.r.Family, d.r.Health
+	var sv SinceView
+	if d.r.Recently > 0 {
+		sv, _ = hv.(SinceView)
+	}
 	for i := 0; i < len(ps); {
 		j := i
 		for j < len(ps) && ps[j].tier == ps[i].tier {
@@ -148,7 +152,7 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 			}
 			need := min(max(p.MinHealthy, 1), rp.n)
 			serving := len(c) - start
-			if serving < rp.n {
+			if serving < rp.n || (sv != nil && !d.degraded && d.changedRecently(sv, p)) {
 				d.degraded = true
 			}
 			if d.r.Explain {
@@ -165,6 +169,19 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 		i = j
 	}
 	return c
+}
+
+// changedRecently reports whether an enabled endpoint of p changed state within r.Recently.
+func (d *decider) changedRecently(sv SinceView, p *Pool) bool {
+	for i := range p.Endpoints {
+		if !usable(&p.Endpoints[i], d.r.Family) {
+			continue
+		}
+		if t := sv.Since(p.Endpoints[i].ID); !t.IsZero() && d.r.Now.Sub(t) < d.r.Recently {
+			return true
+		}
+	}
+	return false
 }
 
 // allDown applies the service's OnAllDown when no tier has an eligible pool. It is off the

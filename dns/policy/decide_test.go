@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meridian-gslb/meridian/health"
 )
@@ -259,6 +260,42 @@ func TestDegraded(t *testing.T) {
 			d := Decide(Request{Service: svc, Client: Client{Addr: netip.MustParseAddr("198.51.100.1")}, Family: 4, Health: hv})
 			if d.Degraded != tc.degraded {
 				t.Errorf("Degraded = %v, want %v (answer %v)", d.Degraded, tc.degraded, d.Addrs)
+			}
+		})
+	}
+}
+
+// sinceMap is a SinceView: states and when they changed.
+type sinceMap struct {
+	healthMap
+	since map[string]time.Time
+}
+
+func (s sinceMap) Since(id string) time.Time { return s.since[id] }
+
+// TestDegradedByRecentChange: an endpoint that changed state within Recently makes the answer
+// degraded even though everything is up now; older changes do not.
+func TestDegradedByRecentChange(t *testing.T) {
+	now := time.Unix(1000, 0)
+	svc := &Service{Order: Failover, Answers: 1, Pools: []*Pool{
+		{Name: "a", Endpoints: []Endpoint{{ID: "a/1", Addr: netip.MustParseAddr("192.0.2.1"), Weight: 1, Enabled: true}}},
+	}}
+	for _, tc := range []struct {
+		name     string
+		changed  time.Duration // ago
+		recently time.Duration
+		want     bool
+	}{
+		{"changed just now", time.Second, 5 * time.Second, true},
+		{"changed long ago", time.Minute, 5 * time.Second, false},
+		{"no window", time.Second, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hv := sinceMap{healthMap{"a/1": health.Up}, map[string]time.Time{"a/1": now.Add(-tc.changed)}}
+			d := Decide(Request{Service: svc, Client: Client{Addr: netip.MustParseAddr("198.51.100.1")}, Family: 4,
+				Health: hv, Recently: tc.recently, Now: now})
+			if d.Degraded != tc.want {
+				t.Errorf("Degraded = %v, want %v", d.Degraded, tc.want)
 			}
 		})
 	}

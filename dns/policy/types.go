@@ -86,6 +86,13 @@ type LatencySource interface {
 }
 
 // Request is the input of one decision.
+// SinceView is a HealthView that also knows when an endpoint's state last changed: a decision
+// over an endpoint that changed within Request.Recently is Degraded.
+type SinceView interface {
+	HealthView
+	Since(endpointID string) time.Time
+}
+
 type Request struct {
 	Service *Service
 	Client  Client
@@ -93,6 +100,11 @@ type Request struct {
 	Health  HealthView    // nil: everything Unknown, so serving
 	Latency LatencySource // may be nil
 	Explain bool          // fill Decision.Steps
+	// Recently: with a SinceView, an endpoint of a pool the walk looks at whose state changed
+	// less than this long before Now makes the decision Degraded (a state-aware TTL keeps
+	// clients coming back while things move). 0: only down endpoints do.
+	Recently time.Duration
+	Now      time.Time
 }
 
 // Decision is what to answer.
