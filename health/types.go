@@ -64,6 +64,7 @@ type Result struct {
 type Observation struct {
 	Target string // Target.ID
 	Prober string // the prober's name (a node's name for its local prober)
+	Region string // where a remote prober runs (meridian probe -region), "" for a node's own
 	Up     bool
 	// Undecided: the prober has not seen rise successes or fall failures in a row yet (its
 	// state is Unknown). The report shows the prober is alive but is no vote either way.

@@ -179,7 +179,7 @@ func (s *Store) evaluate(c *change, now time.Time) ([]transition, map[string]sta
 func (s *Store) unsafeWrite(tx *bolt.Tx, c *change, states map[string]stateRecord, trs []transition) (int, error) {
 	ob := tx.Bucket(bucketObs)
 	for _, w := range c.obs {
-		r := obsRecord{Up: w.r.Up, Undecided: w.r.Undecided, RTT: w.r.RTT, Err: w.r.Err, At: w.r.At}
+		r := obsRecord{Up: w.r.Up, Undecided: w.r.Undecided, Region: w.r.Region, RTT: w.r.RTT, Err: w.r.Err, At: w.r.At}
 		if err := put(ob, obsKey(w.target, w.r.Prober), r); err != nil {
 			return 0, err
 		}

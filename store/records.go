@@ -15,6 +15,7 @@ import (
 type obsRecord struct {
 	Up        bool          `json:"up"`
 	Undecided bool          `json:"undecided,omitempty"`
+	Region    string        `json:"region,omitempty"`
 	RTT       time.Duration `json:"rtt_ns,omitempty"`
 	Err       string        `json:"err,omitempty"`
 	At        time.Time     `json:"at"`
@@ -77,7 +78,7 @@ func unsafeLoad(tx *bolt.Tx) (map[string]*entry, error) {
 			return err
 		}
 		e := at(target)
-		e.ts.Reports = append(e.ts.Reports, Report{Prober: prober, Up: r.Up, Undecided: r.Undecided, RTT: r.RTT, Err: r.Err, At: r.At.UTC()})
+		e.ts.Reports = append(e.ts.Reports, Report{Prober: prober, Region: r.Region, Up: r.Up, Undecided: r.Undecided, RTT: r.RTT, Err: r.Err, At: r.At.UTC()})
 		return nil // keys sort by target then prober, so Reports is sorted
 	})
 	if err != nil {

@@ -175,7 +175,7 @@ func (s *Store) Record(ctx context.Context, o health.Observation) error {
 		return err
 	}
 	return s.submit(ctx, &request{kind: reqObs, target: o.Target,
-		obs: Report{Prober: o.Prober, Up: o.Up, Undecided: o.Undecided, RTT: o.RTT, Err: o.Err, At: o.At.UTC()}})
+		obs: Report{Prober: o.Prober, Region: o.Region, Up: o.Up, Undecided: o.Undecided, RTT: o.RTT, Err: o.Err, At: o.At.UTC()}})
 }
 
 var _ health.Sink = (*Store)(nil)

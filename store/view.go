@@ -46,6 +46,7 @@ type TargetState struct {
 // Report is one prober's latest observation of a target.
 type Report struct {
 	Prober string
+	Region string // where a remote prober runs, "" unknown
 	Up     bool
 	// Undecided: the prober had not risen or fallen yet; the report keeps it fresh, no vote.
 	Undecided bool

@@ -33,7 +33,7 @@ type prober struct {
 // then exit 0.
 func startProber(t *testing.T, name, secretFile string, nodes ...string) *prober {
 	t.Helper()
-	args := []string{"probe", "-name", name, "-secret-file", secretFile, "-flush", "100ms", "-replan", "1s"}
+	args := []string{"probe", "-name", name, "-region", "r-" + name, "-secret-file", secretFile, "-flush", "100ms", "-replan", "1s"}
 	for _, n := range nodes {
 		args = append(args, "-node", n)
 	}
@@ -88,6 +88,7 @@ type apiEndpoint struct {
 	State   string `json:"state"`
 	Reports []struct {
 		Prober string `json:"prober"`
+		Region string `json:"region"`
 		Up     bool   `json:"up"`
 		Err    string `json:"err"`
 		Fresh  bool   `json:"fresh"`
@@ -147,6 +148,9 @@ func TestRemoteProbers(t *testing.T) {
 	views := func(e apiEndpoint) map[string]string {
 		m := map[string]string{}
 		for _, r := range e.Reports {
+			if strings.HasPrefix(r.Prober, "p") && r.Region != "r-"+r.Prober {
+				t.Errorf("prober %s reported from region %q, want r-%s (its -region)", r.Prober, r.Region, r.Prober)
+			}
 			switch {
 			case !r.Fresh:
 				m[r.Prober] = "stale"

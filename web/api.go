@@ -86,6 +86,7 @@ type overrideJSON struct {
 
 type reportJSON struct {
 	Prober    string    `json:"prober"`
+	Region    string    `json:"region,omitempty"`
 	Up        bool      `json:"up"`
 	Undecided bool      `json:"undecided"`
 	RTTms     float64   `json:"rtt_ms"`
@@ -108,7 +109,7 @@ func toJSON(ts store.TargetState) endpointJSON {
 	}
 	for _, r := range ts.Reports {
 		e.Reports = append(e.Reports, reportJSON{
-			Prober: r.Prober, Up: r.Up, Undecided: r.Undecided, Err: r.Err, At: r.At.UTC(), Fresh: r.Fresh,
+			Prober: r.Prober, Region: r.Region, Up: r.Up, Undecided: r.Undecided, Err: r.Err, At: r.At.UTC(), Fresh: r.Fresh,
 			RTTms: float64(r.RTT.Microseconds()) / 1000,
 		})
 	}

@@ -37,6 +37,7 @@ func probe(ctx context.Context, args []string, stderr io.Writer) error {
 	name := fs.String("name", "", "this prober's name, as reports show it (required)")
 	var nodes nodeList
 	fs.Var(&nodes, "node", "a node's HTTP base URL, e.g. http://10.0.0.1:8080 (repeat for each node; at least one)")
+	region := fs.String("region", "", "where this prober runs (a region name); sent with its reports and shown in their evidence")
 	secretFile := fs.String("secret-file", "", "file holding the nodes' [server] peer_secret (required)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	replan := fs.Duration("replan", 30*time.Second, "how often to fetch the plan again")
@@ -65,6 +66,7 @@ func probe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	pub := peer.NewPublisher(*name, nodes, []byte(secret), &http.Client{Timeout: 5 * time.Second}, log)
 	pub.FlushInterval = *flush
+	pub.Region = *region
 	// Probes say who sends them, so a backend's logs (or a test's backend) can tell probers apart.
 	probers := health.Probers()
 	hp := health.NewHTTP(health.HTTPOptions{UserAgent: "meridian/" + *name})

@@ -21,6 +21,7 @@ const maxBody = 8 << 20
 // Batch is the body of POST /api/v1/peer/observations.
 type Batch struct {
 	Prober       string            `json:"prober"`
+	Region       string            `json:"region,omitempty"`
 	Observations []ObservationJSON `json:"observations"`
 }
 
@@ -82,7 +83,7 @@ func Handler(sink health.Sink, secret []byte, log *slog.Logger, now func() time.
 			if at.IsZero() || at.After(t) { // a clock ahead must not keep a report fresh
 				at = t
 			}
-			obs = append(obs, health.Observation{Target: o.Target, Prober: b.Prober, Up: o.Up,
+			obs = append(obs, health.Observation{Target: o.Target, Prober: b.Prober, Region: b.Region, Up: o.Up,
 				Undecided: o.Undecided, RTT: time.Duration(o.RTTns), Err: o.Err, At: at})
 		}
 		if err := recordAll(r.Context(), sink, obs); err != nil {

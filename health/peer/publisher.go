@@ -34,6 +34,7 @@ type Publisher struct {
 	FlushInterval time.Duration
 	BatchSize     int
 	QueueLen      int
+	Region        string // sent with every batch: where this prober runs
 
 	prober string
 	secret []byte
@@ -178,7 +179,7 @@ func (p *Publisher) flush(ctx context.Context, n *nodeQueue) {
 }
 
 func (p *Publisher) send(ctx context.Context, url string, obs []health.Observation) error {
-	b := Batch{Prober: p.prober, Observations: make([]ObservationJSON, len(obs))}
+	b := Batch{Prober: p.prober, Region: p.Region, Observations: make([]ObservationJSON, len(obs))}
 	for i, o := range obs {
 		b.Observations[i] = toWire(o)
 	}
