@@ -44,6 +44,29 @@ func newBackend(addr string) (*backend, error) {
 
 func (b *backend) kill() { _ = b.srv.Close() }
 
+// healthNode is a node on testdata/health.toml.tmpl with its three backends.
+type healthNode struct {
+	dir, path string
+	bs        []*backend
+	vars      healthVars
+	n         *node
+}
+
+// startHealthNode starts three backends and a node probing them every interval.
+func startHealthNode(t *testing.T, interval string) healthNode {
+	t.Helper()
+	h := healthNode{dir: t.TempDir(), vars: healthVars{Interval: interval}}
+	for range 3 {
+		b := startBackend(t, "127.0.0.1:0")
+		h.bs = append(h.bs, b)
+		h.vars.Backends = append(h.vars.Backends, b.addr)
+	}
+	h.vars.ports = freePorts(t)
+	h.path = writeConfig(t, h.dir, "health.toml.tmpl", h.vars)
+	h.n = startNode(t, h.dir, h.vars.ports, "serve", "-c", h.path)
+	return h
+}
+
 // healthVars fill testdata/health.toml.tmpl.
 type healthVars struct {
 	ports
@@ -55,19 +78,8 @@ type healthVars struct {
 // failover bound, a pool below min_healthy fails over to the next, recovery brings them back,
 // and a node killed with SIGKILL restarts serving the state it had persisted.
 func TestHealthFailover(t *testing.T) {
-	dir := t.TempDir()
-	var bs []*backend
-	for range 3 {
-		bs = append(bs, startBackend(t, "127.0.0.1:0"))
-	}
-	vars := healthVars{Interval: "200ms"}
-	for _, b := range bs {
-		vars.Backends = append(vars.Backends, b.addr)
-	}
-	p := freePorts(t)
-	vars.ports = p
-	path := writeConfig(t, dir, "health.toml.tmpl", vars)
-	n := startNode(t, dir, p, "serve", "-c", path)
+	h := startHealthNode(t, "200ms")
+	dir, bs, vars, p, path, n := h.dir, h.bs, h.vars, h.vars.ports, h.path, h.n
 	answer := func() []string {
 		out := dig(t, "127.0.0.1", p.DNS, "+short", "www.example.test", "A")
 		f := strings.Fields(out)

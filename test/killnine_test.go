@@ -16,19 +16,8 @@ import (
 // flaps and state changes stream into its store; the file then opens cleanly and holds every
 // transition event the node had reported through its API before it died.
 func TestKill9KeepsCommittedState(t *testing.T) {
-	dir := t.TempDir()
-	var bs []*backend
-	for range 3 {
-		bs = append(bs, startBackend(t, "127.0.0.1:0"))
-	}
-	vars := healthVars{Interval: "100ms"}
-	for _, b := range bs {
-		vars.Backends = append(vars.Backends, b.addr)
-	}
-	p := freePorts(t)
-	vars.ports = p
-	path := writeConfig(t, dir, "health.toml.tmpl", vars)
-	n := startNode(t, dir, p, "serve", "-c", path)
+	h := startHealthNode(t, "100ms")
+	dir, bs, p, n := h.dir, h.bs, h.vars.ports, h.n
 
 	// Flap one backend every 150 ms (fall 2 at 100 ms: each outage is seen) until the kill.
 	ctx, cancel := context.WithCancel(context.Background())
