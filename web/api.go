@@ -31,6 +31,8 @@ type API struct {
 	Token string
 	// Peer, when not nil, serves remote probers under /api/v1/peer (web/peer.go).
 	Peer *Peer
+	// Services, when not nil, serves /api/v1/services and /api/v1/explain (web/services.go).
+	Services Services
 }
 
 // api serves /api/v1.
@@ -40,6 +42,7 @@ type api struct {
 	open  bool // a token is configured
 	log   *slog.Logger
 	peer  *Peer
+	svc   Services
 }
 
 func (a *api) register(mux *http.ServeMux) {
@@ -48,6 +51,9 @@ func (a *api) register(mux *http.ServeMux) {
 	mux.HandleFunc("/api/v1/events", a.only("GET", a.events))
 	if a.peer != nil {
 		a.registerPeer(mux, a.peer)
+	}
+	if a.svc != nil {
+		a.registerServices(mux)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
@@ -280,5 +286,5 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) apiHandler(c *API) *api {
-	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer}
+	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services}
 }

@@ -83,6 +83,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	api.Services = h
 	sched := health.NewScheduler(cfg.Server.Node, targets, health.Probers(), st,
 		health.SchedulerOptions{Logger: log, Registerer: reg})
 	dnsSrv := dns.NewServer(h, log, cfg.Server.UDPSockets)
