@@ -31,8 +31,14 @@ type API struct {
 	Token string
 	// Peer, when not nil, serves remote probers under /api/v1/peer (web/peer.go).
 	Peer *Peer
-	// Services, when not nil, serves /api/v1/services and /api/v1/explain (web/services.go).
+	// Services, when not nil, serves /api/v1/services and /api/v1/explain (web/services.go),
+	// the event stream /api/v1/stream (web/stream.go) and the dashboard (web/dashboard.go).
 	Services Services
+	// Regions, when not nil, lists the running config's regions for /api/v1/regions and the
+	// dashboard's map.
+	Regions func() []RegionInfo
+	// Node names this node in the dashboard's header.
+	Node string
 }
 
 // api serves /api/v1.
@@ -43,6 +49,8 @@ type api struct {
 	log   *slog.Logger
 	peer  *Peer
 	svc   Services
+	regs  func() []RegionInfo
+	stop  <-chan struct{} // closed when the server shuts down: ends the event streams
 }
 
 func (a *api) register(mux *http.ServeMux) {
@@ -54,7 +62,9 @@ func (a *api) register(mux *http.ServeMux) {
 	}
 	if a.svc != nil {
 		a.registerServices(mux)
+		mux.HandleFunc("/api/v1/stream", a.only("GET", a.stream))
 	}
+	mux.HandleFunc("/api/v1/regions", a.only("GET", a.regions))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
 	})
@@ -242,6 +252,10 @@ type eventJSON struct {
 	Cause  string    `json:"cause"`
 }
 
+func toEventJSON(e store.Event) eventJSON {
+	return eventJSON{Seq: e.Seq, At: e.At.UTC(), Target: e.Target, From: e.From.String(), To: e.To.String(), Cause: e.Cause}
+}
+
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	q := store.EventQuery{Target: r.URL.Query().Get("target")}
 	var err error
@@ -265,7 +279,7 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []eventJSON{}
 	for _, e := range evs {
-		out = append(out, eventJSON{Seq: e.Seq, At: e.At.UTC(), Target: e.Target, From: e.From.String(), To: e.To.String(), Cause: e.Cause})
+		out = append(out, toEventJSON(e))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
 }
@@ -286,5 +300,6 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) apiHandler(c *API) *api {
-	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services}
+	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
+		regs: c.Regions, stop: s.stop}
 }

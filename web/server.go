@@ -20,15 +20,19 @@ type Server struct {
 	ln    net.Listener
 	srv   *http.Server
 	ready func() error
+	stop  chan struct{} // closed at shutdown, which does not wait for long-lived streams
 }
 
 // New builds the server. ready reports why Meridian is not ready to answer yet, or nil. api,
 // when not nil, serves the JSON API under /api/v1.
 func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logger) *Server {
-	s := &Server{log: log.With("component", "web"), ready: ready}
+	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{})}
 	mux := http.NewServeMux()
 	if api != nil {
 		s.apiHandler(api).register(mux)
+		if api.Services != nil {
+			registerDashboard(mux, api.Node)
+		}
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -37,6 +41,7 @@ func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logge
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.srv.RegisterOnShutdown(func() { close(s.stop) })
 	return s
 }
 

@@ -45,7 +45,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errQuiet
 	}
-	api := &web.API{}
+	var regions atomic.Pointer[[]web.RegionInfo] // the dashboard's map; follows reloads
+	regions.Store(regionInfo(cfg))
+	api := &web.API{Node: cfg.Server.Node, Regions: func() []web.RegionInfo { return *regions.Load() }}
 	if cfg.Server.TokenFile != "" {
 		if api.Token, err = readToken(cfg.Server.TokenFile); err != nil {
 			return fmt.Errorf("[server] token_file: %w", err)
@@ -107,7 +109,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		g.Go(func() error { return webSrv.Run(ctx) })
 	}
 	g.Go(func() error { return sched.Run(ctx) })
-	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, st, sched, &plan, log, stderr) })
+	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, st, sched, &plan, &regions, log, stderr) })
 	g.Go(func() error { h.WatchGeo(ctx); return nil })
 	err = g.Wait()
 	log.Info("stopped")
@@ -123,7 +125,7 @@ func loadConfig(path string) (*config.Config, error) {
 
 // reloadOnHUP re-reads the config on SIGHUP. A good one replaces the running snapshot at once; a
 // bad one is reported problem by problem and the running config keeps serving.
-func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, st *store.Store, sched *health.Scheduler, plan *atomic.Pointer[[]health.Target], log *slog.Logger, stderr io.Writer) error {
+func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, st *store.Store, sched *health.Scheduler, plan *atomic.Pointer[[]health.Target], regions *atomic.Pointer[[]web.RegionInfo], log *slog.Logger, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -158,9 +160,18 @@ func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dn
 		st.SetRules(rules)
 		sched.Replace(targets)
 		plan.Store(&targets)
+		regions.Store(regionInfo(cfg))
 		running = cfg
 		log.Info("config reloaded", "config", path, "zones", len(cfg.Zones), "probe_targets", len(targets))
 	}
+}
+
+func regionInfo(cfg *config.Config) *[]web.RegionInfo {
+	out := make([]web.RegionInfo, 0, len(cfg.Regions))
+	for _, r := range cfg.Regions {
+		out = append(out, web.RegionInfo{Name: r.Name, Lat: r.Lat, Lon: r.Lon, HasCoords: r.HasCoords})
+	}
+	return &out
 }
 
 func greet(w io.Writer, cfg *config.Config, d *dns.Server, ws *web.Server) {
@@ -171,7 +182,7 @@ func greet(w io.Writer, cfg *config.Config, d *dns.Server, ws *web.Server) {
 	}
 	fmt.Fprintln(w, " (udp+tcp)")
 	if ws != nil {
-		fmt.Fprintf(w, "meridian: metrics http://%s/metrics  health http://%s/healthz\n", ws.Addr(), ws.Addr())
+		fmt.Fprintf(w, "meridian: dashboard http://%s/  metrics http://%s/metrics  health http://%s/healthz\n", ws.Addr(), ws.Addr(), ws.Addr())
 	}
 	if name := sampleName(cfg); name != "" && len(addrs) > 0 {
 		fmt.Fprintf(w, "meridian: try  dig @%s -p %d %s\n", addrs[0].Addr(), addrs[0].Port(), name)

@@ -1,0 +1,158 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is the browser the dashboard test drives; CI installs it (.ci/run).
+const chromiumPath = "/usr/bin/chromium"
+
+// artifactDir is where tests leave files for people to look at: $MERIDIAN_ARTIFACTS, else
+// test/artifacts (gitignored).
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("MERIDIAN_ARTIFACTS")
+	if dir == "" {
+		dir = "artifacts"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// newBrowser starts headless Chromium for the test and returns a tab's context.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: %v; CI must run the browser test (bash .ci/run installs chromium)", chromiumPath, err)
+		}
+		t.Skipf("%s: %v; apt-get install chromium to run the browser test", chromiumPath, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	// The first run starts the browser, which lives as long as its context: no timeout here.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	return ctx
+}
+
+// TestDashboard drives the dashboard in a real browser: it shows the endpoints, and when pool
+// a's backends die the page marks region a down, without a reload, within the failover bound.
+func TestDashboard(t *testing.T) {
+	ctx := newBrowser(t)
+	h := healthNode{dir: t.TempDir(), vars: healthVars{Interval: "200ms"}}
+	for range 3 {
+		b := startBackend(t, "127.0.0.1:0")
+		h.bs = append(h.bs, b)
+		h.vars.Backends = append(h.vars.Backends, b.addr)
+	}
+	h.vars.ports = freePorts(t)
+	h.path = writeConfig(t, h.dir, "dashboard.toml.tmpl", h.vars)
+	h.n = startNode(t, h.dir, h.vars.ports, "serve", "-c", h.path)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", h.vars.HTTP)
+	// interval × fall + timeout + ttl, as /api/v1/services reports it for www.example.test.
+	const bound = 5500 * time.Millisecond
+
+	// wait runs the steps with a deadline; the browser stays up for the next ones.
+	wait := func(why string, within time.Duration, steps ...chromedp.Action[chromedp.Void]) time.Duration {
+		t.Helper()
+		start := time.Now()
+		wctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		if err := chromedp.Do(wctx, steps...); err != nil {
+			t.Fatalf("%s: %v (within %v)", why, err, within)
+		}
+		return time.Since(start)
+	}
+	eval := func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	screenshot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(artifactDir(t), name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+
+	took := wait("open the dashboard", 20*time.Second,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS(`#svc-body [data-endpoint="127.0.1.1"][data-state="up"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#svc-body [data-endpoint="127.0.1.2"][data-state="up"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#regions li[data-region="a"][data-state="up"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#map [data-region="a"][data-state="up"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#regions li[data-region="b"][data-state="up"]`)),
+	)
+	eval(`window.meridianTestMark = "set"`) // a reload would wipe it out
+	t.Logf("dashboard showed every endpoint up %v after navigation", took.Round(time.Millisecond))
+	if node := eval(`document.querySelector("h1 .node").textContent`); node != "e2e-dashboard" {
+		t.Errorf("header node %q, want e2e-dashboard", node)
+	}
+	if eval(`String(document.querySelector('#map [data-region="b"]') !== null)`) != "false" {
+		t.Error("region b, which has no coordinates, is on the map; want it only in the list")
+	}
+
+	h.bs[0].kill()
+	h.bs[1].kill()
+	took = wait("region a down after pool a's backends died", bound+2*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#regions li[data-region="a"][data-state="down"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#map [data-region="a"][data-state="down"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#svc-body [data-endpoint="127.0.1.1"][data-state="down"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li`)),
+	)
+	t.Logf("region a shown down %v after its backends died (bound %v + 2s)", took.Round(time.Millisecond), bound)
+	screenshot("dashboard-region-down.png")
+
+	h.bs[0] = startBackend(t, h.bs[0].addr)
+	h.bs[1] = startBackend(t, h.bs[1].addr)
+	took = wait("region a up after its backends came back", bound+2*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#regions li[data-region="a"][data-state="up"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#svc-body [data-endpoint="127.0.1.2"][data-state="up"]`)),
+	)
+	t.Logf("region a shown up again %v after its backends came back", took.Round(time.Millisecond))
+	if eval(`String(window.meridianTestMark)`) != "set" {
+		t.Error("the page was reloaded; want live updates without a reload")
+	}
+
+	wait("phone width", 10*time.Second, chromedp.EmulateViewport(390, 844))
+	if got := eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); got != "true" {
+		t.Error("at a phone's width the page scrolls sideways; want it to fit")
+	}
+	screenshot("dashboard-phone.png")
+}

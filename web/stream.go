@@ -1,0 +1,107 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/meridian-gslb/meridian/store"
+)
+
+// Stream timings; variables so that tests can shorten them.
+var (
+	streamPoll      = 200 * time.Millisecond // how often the health view is compared
+	streamHeartbeat = 15 * time.Second       // a comment line keeps proxies from closing the stream
+)
+
+// streamBacklog is how many past events a new subscriber gets, oldest first.
+const streamBacklog = 50
+
+// stream serves GET /api/v1/stream, Server-Sent Events for the dashboard:
+//
+//	event: services  data: {"services": [...]} as GET /api/v1/services, at connect and on every change
+//	event: event     data: one event as GET /api/v1/events shows it; id: its seq
+//
+// At connect it sends the services, then the last streamBacklog events. It polls the store's
+// View, which a change replaces (never modifies), so comparing pointers is cheap; the events of
+// a change are committed before its View is published.
+func (a *api) stream(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	var lastSvc []byte
+	sendServices := func() error {
+		b, err := json.Marshal(map[string]any{"services": a.svc.Services()})
+		if err != nil || bytes.Equal(b, lastSvc) {
+			return err
+		}
+		lastSvc = b
+		_, err = fmt.Fprintf(w, "event: services\ndata: %s\n\n", b)
+		return err
+	}
+	var lastSeq uint64
+	sendEvents := func(evs []store.Event) error {
+		for _, e := range evs {
+			b, err := json.Marshal(toEventJSON(e))
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(w, "event: event\nid: %d\ndata: %s\n\n", e.Seq, b); err != nil {
+				return err
+			}
+			lastSeq = max(lastSeq, e.Seq)
+		}
+		return nil
+	}
+
+	view := a.h.View()
+	backlog, err := a.h.Events(store.EventQuery{Reverse: true, Limit: streamBacklog})
+	if err != nil {
+		a.log.Error("stream: read events", "err", err)
+	}
+	slices.Reverse(backlog)
+	if sendServices() != nil || sendEvents(backlog) != nil || rc.Flush() != nil {
+		return
+	}
+
+	poll := time.NewTicker(streamPoll)
+	defer poll.Stop()
+	beat := time.NewTicker(streamHeartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-a.stop:
+			return
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+				return
+			}
+		case <-poll.C:
+			// The services also change on a config reload, without a new View: compare them each tick.
+			if v := a.h.View(); v != view {
+				view = v
+				evs, err := a.h.Events(store.EventQuery{After: lastSeq, Limit: store.MaxEventLimit})
+				if err != nil {
+					a.log.Error("stream: read events", "err", err)
+				}
+				if sendEvents(evs) != nil {
+					return
+				}
+			}
+			if sendServices() != nil {
+				return
+			}
+		}
+		if rc.Flush() != nil {
+			return
+		}
+	}
+}
