@@ -1,5 +1,6 @@
 // Meridian dashboard: reads /api/v1/regions once, then follows /api/v1/stream (Server-Sent
-// Events) and re-renders on each message. Every name from the API is set with textContent or
+// Events) and re-renders on each message. #service/NAME shows one service in detail: per-prober
+// evidence from /api/v1/endpoints/{id}, /api/v1/explain, and drain/force overrides. Every name from the API is set with textContent or
 // setAttribute, never parsed as HTML.
 "use strict";
 
@@ -107,7 +108,7 @@ function renderServices() {
     if (s.policy !== "failover" || s.answers > 1) policy.append(el("div", { class: "muted" }, `${s.select}, ${s.answers} answer${s.answers > 1 ? "s" : ""}`));
     const bound = el("td", { "data-label": "failover bound", title: s.failover_bound || "" }, seconds(s.failover_bound_seconds));
     return el("tr", { "data-service": s.name },
-      el("th", { scope: "row", class: "name" }, s.name),
+      el("th", { scope: "row", class: "name" }, el("a", { href: serviceHref(s.name) }, s.name)),
       policy,
       el("td", { "data-label": "ttl / degraded" }, `${s.ttl} s / ${s.degraded_ttl} s`),
       bound,
@@ -155,8 +156,10 @@ function connect() {
   es.onerror = () => setConn("lost", "connection lost, retrying…");
   es.addEventListener("services", m => {
     services = JSON.parse(m.data).services || [];
+    loaded = true;
     renderServices();
     renderMap();
+    renderDetail();
     document.body.dataset.updated = Date.now();
   });
   es.addEventListener("event", m => {
@@ -166,7 +169,288 @@ function connect() {
   });
 }
 
+// ---- Service detail: #service/NAME ----
+
+const TOKEN_KEY = "meridian.api-token"; // kept in sessionStorage only: gone with the tab
+const EVIDENCE_EVERY = 5000;            // ms between evidence refreshes while a service is shown
+let current = null;       // the service shown, or null for the overview
+let detailKey = "";       // the shown pools and endpoints; a change rebuilds them
+const epViews = new Map(); // endpoint id → its elements in the detail
+let evidenceGen = 0;
+let loaded = false;       // a "services" message has arrived
+let baseTitle = "";
+
+function serviceHref(name) { return "#service/" + encodeURIComponent(name); }
+function endpointURL(id) { return "/api/v1/endpoints/" + id.split("/").map(encodeURIComponent).join("/"); }
+
+function ago(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (!isFinite(s)) return "—";
+  if (s < 10) return `${s.toFixed(1)} s ago`;
+  if (s < 120) return `${Math.round(s)} s ago`;
+  if (s < 7200) return `${(s / 60).toFixed(1)} min ago`;
+  return `${(s / 3600).toFixed(1)} h ago`;
+}
+
+function showError(p, text) {
+  p.textContent = text;
+  p.hidden = !text;
+}
+
+function route() {
+  const m = /^#service\/(.+)$/.exec(location.hash);
+  let name = null;
+  if (m) { try { name = decodeURIComponent(m[1]); } catch (_) { name = m[1]; } }
+  const was = current;
+  current = name;
+  for (const id of ["overview", "services", "events"]) document.getElementById(id).hidden = name !== null;
+  const detail = document.getElementById("detail");
+  detail.hidden = name === null;
+  document.body.dataset.view = name === null ? "overview" : "service";
+  if (name === null) {
+    document.title = baseTitle;
+    epViews.clear();
+    detailKey = "";
+    if (was !== null && location.hash === "#services") document.getElementById("services").focus();
+    return;
+  }
+  document.title = `${name} · ${baseTitle}`;
+  if (was !== name) {
+    detailKey = "";
+    document.getElementById("explain-name").value = name;
+    document.getElementById("explain-out").hidden = true;
+    showError(document.getElementById("explain-err"), "");
+    window.scrollTo(0, 0);
+    detail.focus();
+  }
+  renderDetail(false);
+}
+
+function fact(dl, term, ...value) {
+  dl.append(el("div", {}, el("dt", {}, term), el("dd", {}, ...value)));
+}
+
+function renderDetail() {
+  if (current === null) return;
+  document.getElementById("detail-name").textContent = current;
+  const s = services.find(x => x.name === current);
+  const body = document.getElementById("detail-body");
+  const missing = document.getElementById("detail-missing");
+  if (!s) {
+    showError(missing, loaded ? `There is no load-balanced name ${current} in the running config.` : "");
+    body.hidden = loaded;
+    return;
+  }
+  showError(missing, "");
+  body.hidden = false;
+
+  const dl = document.getElementById("detail-facts");
+  dl.replaceChildren();
+  fact(dl, "Zone", s.zone || "—");
+  fact(dl, "Policy", s.policy, el("span", { class: "muted" }, ` · select ${s.select}, ${s.answers} answer${s.answers === 1 ? "" : "s"}`));
+  fact(dl, "TTL", `${s.ttl} s`, el("span", { class: "muted" }, ` · ${s.degraded_ttl} s when degraded`));
+  fact(dl, "When all are down", s.on_all_down + (s.fallback ? ` (fallback ${s.fallback})` : ""));
+  fact(dl, "Failover bound", seconds(s.failover_bound_seconds), el("div", { class: "muted small", "data-field": "failover-bound" }, s.failover_bound || "no monitor: no bound"));
+
+  const key = JSON.stringify(s.pools.map(p => [p.name, p.region, p.min_healthy, p.endpoints.map(e => [e.id, e.address, e.weight, e.enabled])]));
+  if (key !== detailKey) {
+    detailKey = key;
+    buildPools(s);
+  }
+  for (const p of s.pools) {
+    const ps = document.querySelector(`#detail-pools [data-pool-state="${CSS.escape(p.name)}"]`);
+    if (ps) { ps.dataset.state = poolState(p); ps.textContent = poolState(p); }
+    for (const e of p.endpoints) {
+      const v = epViews.get(e.id);
+      if (!v) continue;
+      const state = e.enabled ? e.state : "disabled";
+      v.badge.dataset.state = state;
+      v.badge.textContent = `${e.address} ${state}`;
+    }
+  }
+  refreshEvidence();
+}
+
+function buildPools(s) {
+  epViews.clear();
+  const box = document.getElementById("detail-pools");
+  box.replaceChildren(...s.pools.map((p, i) => {
+    const head = el("h4", {}, `${i + 1}. pool ${p.name}`);
+    const meta = el("p", { class: "muted small" }, p.region ? `region ${p.region}` : "no region",
+      ` · min healthy ${p.min_healthy} · `, el("span", { class: "badge", "data-pool-state": p.name, "data-state": poolState(p) }, poolState(p)));
+    const eps = p.endpoints.map(e => buildEndpoint(e));
+    if (eps.length === 0) eps.push(el("p", { class: "muted" }, "No endpoints."));
+    return el("div", { class: "pool-card", "data-pool": p.name }, head, meta, ...eps);
+  }));
+}
+
+function buildEndpoint(e) {
+  const state = e.enabled ? e.state : "disabled";
+  const v = { id: e.id, address: e.address };
+  v.badge = el("span", { class: "badge", "data-endpoint": e.address, "data-id": e.id, "data-state": state }, `${e.address} ${state}`);
+  v.summary = el("p", { class: "ep-summary small" }, "Loading evidence…");
+  v.override = el("p", { class: "ep-override small", hidden: "" });
+  v.err = el("p", { class: "error", role: "alert", hidden: "" });
+  v.status = el("span", { class: "muted small", role: "status" });
+  const btn = (text, title, fn) => { const b = el("button", { type: "button", title, "data-action": text.toLowerCase() }, text); b.addEventListener("click", fn); return b; };
+  v.force = el("select", { "aria-label": `Force ${e.address}` },
+    el("option", { value: "force-down" }, "force down"), el("option", { value: "force-up" }, "force up"));
+  v.buttons = [
+    btn("Drain", "take it out of answers (POST override drain)", () => change(v, "POST", "drain")),
+    btn("Undrain", "clear any override (DELETE override)", () => change(v, "DELETE")),
+    btn("Force", "set the chosen force override", () => change(v, "POST", v.force.value)),
+  ];
+  const actions = el("div", { class: "actions", role: "group", "aria-label": `Change endpoint ${e.id}` },
+    v.buttons[0], v.buttons[1], el("span", { class: "force" }, v.force, v.buttons[2]), v.status);
+  v.tbody = el("tbody", {}, el("tr", {}, el("td", { colspan: 7 }, "Loading…")));
+  const table = el("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": `Prober evidence for ${e.id}` },
+    el("table", { class: "evidence", "data-evidence": e.id },
+      el("caption", {}, `Prober evidence for ${e.id}`),
+      el("thead", {}, el("tr", {}, ...["Prober", "Region", "Verdict", "RTT", "Age", "Error", "Report"].map(h => el("th", { scope: "col" }, h)))),
+      v.tbody));
+  epViews.set(e.id, v);
+  const weight = e.weight ? el("span", { class: "muted small" }, ` weight ${e.weight}`) : "";
+  return el("div", { class: "endpoint", "data-id": e.id },
+    el("div", { class: "ep-head" }, el("b", {}, e.address), " ", v.badge, weight, actions),
+    v.summary, v.override, v.err, table);
+}
+
+function renderEvidence(v, data, err) {
+  if (!data) {
+    v.summary.textContent = err;
+    v.override.hidden = true;
+    v.tbody.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No evidence.")));
+    return;
+  }
+  v.summary.replaceChildren(`state ${data.state} · probers' quorum ${data.aggregate}`,
+    data.since ? ` · since ${fmtTime(data.since)}` : "", data.cause ? ` · ${data.cause}` : "");
+  const o = data.override;
+  v.override.hidden = !o;
+  if (o) v.override.textContent = `Override ${o.kind} by ${o.who}, ${ago(o.at)}${o.why ? ": " + o.why : ""}`;
+  const rows = (data.reports || []).map(r => {
+    const verdict = r.undecided ? "undecided" : r.up ? "up" : "down";
+    return el("tr", { "data-prober": r.prober },
+      el("th", { scope: "row", "data-label": "prober" }, r.prober),
+      el("td", { "data-label": "region" }, r.region || "—"),
+      el("td", { "data-label": "verdict" }, el("span", { class: "badge", "data-state": verdict }, verdict)),
+      el("td", { "data-label": "RTT", class: "num" }, r.rtt_ms > 0 ? `${r.rtt_ms.toFixed(1)} ms` : "—"),
+      el("td", { "data-label": "age", class: "num" }, ago(r.at)),
+      el("td", { "data-label": "error", class: "err-text" }, r.err || "—"),
+      el("td", { "data-label": "report" }, el("span", { class: "tag", "data-fresh": r.fresh }, r.fresh ? "fresh" : "stale")));
+  });
+  if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No prober has reported yet.")));
+  v.tbody.replaceChildren(...rows);
+}
+
+async function refreshEvidence() {
+  const gen = ++evidenceGen;
+  await Promise.all([...epViews.values()].map(async v => {
+    let data = null, err = "";
+    try {
+      const r = await fetch(endpointURL(v.id), { cache: "no-store" });
+      const j = await r.json().catch(() => ({}));
+      if (r.ok) data = j;
+      else err = r.status === 404 ? "Not monitored: no probe evidence." : `Evidence: ${j.error || "HTTP " + r.status}`;
+    } catch (e) {
+      err = `Evidence: ${e.message}`;
+    }
+    if (gen === evidenceGen && epViews.get(v.id) === v) renderEvidence(v, data, err);
+  }));
+}
+
+function tokenStatus(text) {
+  const has = sessionStorage.getItem(TOKEN_KEY) !== null;
+  document.getElementById("token-status").textContent = text || (has ? "A token is set for this tab." : "No token set: changes will ask for one.");
+  document.getElementById("token-form").dataset.token = has ? "set" : "unset";
+}
+
+async function change(v, method, kind) {
+  const tok = sessionStorage.getItem(TOKEN_KEY);
+  if (!tok) {
+    showError(v.err, "Enter the API token above first.");
+    document.getElementById("token").focus();
+    return;
+  }
+  for (const b of v.buttons) b.disabled = true;
+  v.status.textContent = method === "DELETE" ? "clearing…" : `${kind}…`;
+  try {
+    const init = { method, headers: { Authorization: "Bearer " + tok }, cache: "no-store" };
+    if (method === "POST") {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify({ kind, why: "from the dashboard" });
+    }
+    const r = await fetch(endpointURL(v.id) + "/override", init);
+    const j = await r.json().catch(() => ({}));
+    if (r.ok) {
+      showError(v.err, "");
+      v.status.textContent = method === "DELETE" ? "override cleared" : `${kind} set`;
+      renderEvidence(v, j, "");
+    } else {
+      v.status.textContent = "";
+      const why = j.error || r.statusText;
+      if (r.status === 401) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        tokenStatus("The token was refused: enter it again.");
+        showError(v.err, `Not authorized (401): ${why}. Enter the token again above.`);
+      } else if (r.status === 403) {
+        showError(v.err, `Forbidden (403): ${why}`);
+      } else {
+        showError(v.err, `Failed (${r.status}): ${why}`);
+      }
+    }
+  } catch (e) {
+    v.status.textContent = "";
+    showError(v.err, `Failed: ${e.message}`);
+  } finally {
+    for (const b of v.buttons) b.disabled = false;
+  }
+}
+
+async function explain(ev) {
+  ev.preventDefault();
+  const out = document.getElementById("explain-out");
+  const err = document.getElementById("explain-err");
+  const name = document.getElementById("explain-name").value.trim();
+  const client = document.getElementById("explain-client").value.trim();
+  const q = new URLSearchParams({ name, type: document.getElementById("explain-type").value });
+  q.set(client.includes("/") ? "subnet" : "client", client);
+  try {
+    const r = await fetch("/api/v1/explain?" + q, { cache: "no-store" });
+    const j = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
+    out.textContent = j.explanation;
+    out.hidden = false;
+    showError(err, "");
+  } catch (e) {
+    out.hidden = true;
+    showError(err, e.message);
+  }
+}
+
+function setupDetail() {
+  baseTitle = document.title;
+  document.getElementById("explain").addEventListener("submit", explain);
+  document.getElementById("token-form").addEventListener("submit", ev => {
+    ev.preventDefault();
+    const input = document.getElementById("token");
+    const tok = input.value.trim();
+    if (tok) sessionStorage.setItem(TOKEN_KEY, tok);
+    input.value = "";
+    tokenStatus(tok ? "Token set for this tab." : "");
+    for (const v of epViews.values()) showError(v.err, "");
+  });
+  document.getElementById("token-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    tokenStatus();
+  });
+  tokenStatus();
+  setInterval(() => { if (current !== null && !document.hidden) refreshEvidence(); }, EVIDENCE_EVERY);
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
+  setupDetail();
+  route();
+  window.addEventListener("hashchange", route);
   renderEvents();
   await loadRegions();
   renderMap();
