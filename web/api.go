@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	mdns "github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/store"
 )
 
@@ -39,18 +43,26 @@ type API struct {
 	Regions func() []RegionInfo
 	// Node names this node in the dashboard's header.
 	Node string
+	// Config, when not nil, returns the running config for /api/v1/config.
+	Config func() *config.Config
+	// Reload, when not nil, serves POST /api/v1/reload (bearer token): it re-reads the config
+	// as SIGHUP does and returns the problems of a rejected one, which leaves the running
+	// config serving.
+	Reload func() error
 }
 
 // api serves /api/v1.
 type api struct {
-	h     Health
-	token [sha256.Size]byte
-	open  bool // a token is configured
-	log   *slog.Logger
-	peer  *Peer
-	svc   Services
-	regs  func() []RegionInfo
-	stop  <-chan struct{} // closed when the server shuts down: ends the event streams
+	h      Health
+	token  [sha256.Size]byte
+	open   bool // a token is configured
+	log    *slog.Logger
+	peer   *Peer
+	svc    Services
+	regs   func() []RegionInfo
+	cfg    func() *config.Config
+	reload func() error
+	stop   <-chan struct{} // closed when the server shuts down: ends the event streams
 }
 
 func (a *api) register(mux *http.ServeMux) {
@@ -65,6 +77,13 @@ func (a *api) register(mux *http.ServeMux) {
 		mux.HandleFunc("/api/v1/stream", a.only("GET", a.stream))
 	}
 	mux.HandleFunc("/api/v1/regions", a.only("GET", a.regions))
+	mux.HandleFunc("/api/v1/probers", a.only("GET", a.probers))
+	if a.cfg != nil {
+		mux.HandleFunc("/api/v1/config", a.only("GET", a.config))
+	}
+	if a.reload != nil {
+		mux.HandleFunc("/api/v1/reload", a.only("POST", a.reloadConfig))
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
 	})
@@ -271,7 +290,15 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	evs, err := a.h.Events(q)
+	var evs []store.Event
+	if name := r.URL.Query().Get("service"); name != "" {
+		evs, err = a.serviceEvents(w, name, q)
+		if evs == nil && err == nil { // answered
+			return
+		}
+	} else {
+		evs, err = a.h.Events(q)
+	}
 	if err != nil {
 		a.log.Error("read events", "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -282,6 +309,59 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		out = append(out, toEventJSON(e))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+}
+
+// serviceEvents reads the events of the endpoints of the service's pools (q.Target, when set,
+// must be one of them), oldest first, one page of q's size. An unknown service is answered
+// here with 404, and it returns nil, nil.
+func (a *api) serviceEvents(w http.ResponseWriter, name string, q store.EventQuery) ([]store.Event, error) {
+	if a.svc == nil {
+		writeError(w, http.StatusNotFound, "no load-balanced names on this node")
+		return nil, nil
+	}
+	fqdn := mdns.Fqdn(strings.ToLower(name))
+	var targets []string
+	found := false
+	for _, s := range a.svc.Services() {
+		if s.Name != fqdn {
+			continue
+		}
+		found = true
+		for _, p := range s.Pools {
+			for _, e := range p.Endpoints {
+				if q.Target == "" || e.ID == q.Target {
+					targets = append(targets, e.ID)
+				}
+			}
+		}
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, "no load-balanced name "+fqdn)
+		return nil, nil
+	}
+	slices.Sort(targets)
+	targets = slices.Compact(targets) // a pool can serve as a service's pool and fallback
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultEventLimit
+	}
+	limit = min(limit, store.MaxEventLimit)
+	out := []store.Event{}
+	// Each target's first page after q.After holds every event of the merged first page.
+	for _, t := range targets {
+		tq := q
+		tq.Target, tq.Limit = t, limit
+		evs, err := a.h.Events(tq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	slices.SortFunc(out, func(x, y store.Event) int { return cmp.Compare(x.Seq, y.Seq) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -301,5 +381,5 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
-		regs: c.Regions, stop: s.stop}
+		regs: c.Regions, cfg: c.Config, reload: c.Reload, stop: s.stop}
 }

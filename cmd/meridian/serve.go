@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -88,6 +89,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	api.Services = h
 	sched := health.NewScheduler(cfg.Server.Node, targets, health.Probers(), st,
 		health.SchedulerOptions{Logger: log, Registerer: reg})
+	rl := &reloader{path: *path, h: h, st: st, sched: sched, plan: &plan, regions: &regions, log: log, stderr: stderr}
+	rl.running.Store(cfg)
+	api.Config, api.Reload = rl.config, rl.reload
 	dnsSrv := dns.NewServer(h, log, cfg.Server.UDPSockets)
 	if err := dnsSrv.Listen(ctx, cfg.Server.DNS); err != nil {
 		return err
@@ -109,7 +113,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		g.Go(func() error { return webSrv.Run(ctx) })
 	}
 	g.Go(func() error { return sched.Run(ctx) })
-	g.Go(func() error { return reloadOnHUP(ctx, *path, cfg, h, st, sched, &plan, &regions, log, stderr) })
+	g.Go(func() error { return reloadOnHUP(ctx, rl) })
 	g.Go(func() error { h.WatchGeo(ctx); return nil })
 	err = g.Wait()
 	log.Info("stopped")
@@ -123,9 +127,62 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// reloadOnHUP re-reads the config on SIGHUP. A good one replaces the running snapshot at once; a
-// bad one is reported problem by problem and the running config keeps serving.
-func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dns.Handler, st *store.Store, sched *health.Scheduler, plan *atomic.Pointer[[]health.Target], regions *atomic.Pointer[[]web.RegionInfo], log *slog.Logger, stderr io.Writer) error {
+// reloader re-reads the config on SIGHUP and on POST /api/v1/reload, one reload at a time.
+type reloader struct {
+	mu      sync.Mutex // serialises reloads
+	path    string
+	running atomic.Pointer[config.Config]
+	h       *dns.Handler
+	st      *store.Store
+	sched   *health.Scheduler
+	plan    *atomic.Pointer[[]health.Target]
+	regions *atomic.Pointer[[]web.RegionInfo]
+	log     *slog.Logger
+	stderr  io.Writer
+}
+
+// config is the running config.
+func (r *reloader) config() *config.Config { return r.running.Load() }
+
+// reload re-reads the config. A good one replaces the running snapshot at once; a bad one is
+// reported problem by problem, returned, and the running config keeps serving.
+func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	running := r.running.Load()
+	cfg, err := loadConfig(r.path)
+	if err == nil {
+		err = r.h.Reload(cfg)
+	}
+	if err != nil {
+		// Problems go to stderr as they are, one per line, like `meridian check` prints them.
+		var probs config.Problems
+		attrs := []any{"config", r.path, "loaded", running.LoadedAt.Format("15:04:05")}
+		if errors.As(err, &probs) {
+			fmt.Fprintln(r.stderr, err)
+			attrs = append(attrs, "problems", len(probs))
+		} else {
+			attrs = append(attrs, "err", err)
+		}
+		r.log.Error("config rejected; still serving the previous config", attrs...)
+		return err
+	}
+	if !slices.Equal(cfg.Server.DNS, running.Server.DNS) || cfg.Server.HTTP != running.Server.HTTP ||
+		cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir {
+		r.log.Warn("listener or data_dir changes take effect at the next restart")
+	}
+	targets, rules := healthPlan(cfg)
+	r.st.SetRules(rules)
+	r.sched.Replace(targets)
+	r.plan.Store(&targets)
+	r.regions.Store(regionInfo(cfg))
+	r.running.Store(cfg)
+	r.log.Info("config reloaded", "config", r.path, "zones", len(cfg.Zones), "probe_targets", len(targets))
+	return nil
+}
+
+// reloadOnHUP reloads the config on every SIGHUP until ctx is done.
+func reloadOnHUP(ctx context.Context, r *reloader) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -135,34 +192,7 @@ func reloadOnHUP(ctx context.Context, path string, running *config.Config, h *dn
 			return nil
 		case <-hup:
 		}
-		cfg, err := loadConfig(path)
-		if err == nil {
-			err = h.Reload(cfg)
-		}
-		if err != nil {
-			// Problems go to stderr as they are, one per line, like `meridian check` prints them.
-			var probs config.Problems
-			attrs := []any{"config", path, "loaded", running.LoadedAt.Format("15:04:05")}
-			if errors.As(err, &probs) {
-				fmt.Fprintln(stderr, err)
-				attrs = append(attrs, "problems", len(probs))
-			} else {
-				attrs = append(attrs, "err", err)
-			}
-			log.Error("config rejected; still serving the previous config", attrs...)
-			continue
-		}
-		if !slices.Equal(cfg.Server.DNS, running.Server.DNS) || cfg.Server.HTTP != running.Server.HTTP ||
-			cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir {
-			log.Warn("listener or data_dir changes take effect at the next restart")
-		}
-		targets, rules := healthPlan(cfg)
-		st.SetRules(rules)
-		sched.Replace(targets)
-		plan.Store(&targets)
-		regions.Store(regionInfo(cfg))
-		running = cfg
-		log.Info("config reloaded", "config", path, "zones", len(cfg.Zones), "probe_targets", len(targets))
+		_ = r.reload() // logged; the running config keeps serving
 	}
 }
 
