@@ -172,6 +172,7 @@ func (s *snapshot) answerService(resp *dns.Msg, z *zone.Zone, name string, qtype
 		ex.svc = svc
 	} else {
 		svc.decisions[d.Outcome].Inc()
+		svc.count(&d.Decision)
 	}
 	switch d.Outcome {
 	case policy.Answer:

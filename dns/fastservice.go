@@ -123,5 +123,6 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, pr
 		}
 	}
 	fs.svc.decisions[d.Outcome].Inc()
+	fs.svc.count(&d.Decision)
 	return b
 }

@@ -28,6 +28,7 @@ type service struct {
 	degraded  uint32 // TTL of degraded answers
 	ignoreECS bool
 	decisions [3]prometheus.Counter // by policy.Outcome
+	counts    answerCounts          // answered queries by pool, for the dashboard (stats.go)
 	// bound is how long a failed endpoint can stay in clients' answers: its monitor's detection
 	// time (interval × fall + timeout) plus the TTL; 0 when no pool of the service is monitored.
 	bound     time.Duration
@@ -83,6 +84,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 				ps.Pools = append(ps.Pools, pools[name])
 			}
 			s := &service{p: ps, name: c.Name, ttl: c.TTL, degraded: c.DegradedTTL, ignoreECS: c.IgnoreECS}
+			s.counts.answers = make([]atomic.Uint64, len(ps.Pools)+1)
 			s.bound, s.boundText = failoverBound(cfg, c)
 			s.recently = 3 * slowestInterval(cfg, c)
 			for o := range s.decisions {

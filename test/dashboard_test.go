@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	mdns "github.com/miekg/dns"
 )
 
 // chromiumPath is the browser the dashboard test drives; CI installs it (.ci/run).
@@ -148,6 +149,42 @@ func TestDashboard(t *testing.T) {
 	t.Logf("region a shown up again %v after its backends came back", took.Round(time.Millisecond))
 	if eval(`String(window.meridianTestMark)`) != "set" {
 		t.Error("the page was reloaded; want live updates without a reload")
+	}
+
+	// Queries for www.example.test show as its q/s, fed by the server's sampler, without a reload.
+	sent := make(chan int, 1)
+	go func() {
+		c := &mdns.Client{Net: "udp", Timeout: time.Second}
+		m := new(mdns.Msg)
+		m.SetQuestion("www.example.test.", mdns.TypeA)
+		ok := 0
+		for range 200 {
+			if r, _, err := c.Exchange(m, fmt.Sprintf("127.0.0.1:%d", h.vars.DNS)); err == nil && len(r.Answer) > 0 {
+				ok++
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		sent <- ok
+	}()
+	const qps = `document.querySelector('[data-qps-service="www.example.test."]')`
+	start := time.Now()
+	for {
+		if v := eval(`String(parseFloat(` + qps + `?.textContent ?? "0"))`); v != "0" && v != "NaN" {
+			t.Logf("www.example.test shown at %s q/s %v after the queries started; %s", v, time.Since(start).Round(time.Millisecond),
+				eval(qps+`.closest(".rate").getAttribute("aria-label")`))
+			break
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("www.example.test q/s still %q 3s after the queries started", eval(qps+`?.textContent ?? "missing"`))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := <-sent; n < 190 {
+		t.Errorf("%d of 200 queries answered", n)
+	}
+	screenshot("dashboard-rates.png")
+	if eval(`String(window.meridianTestMark)`) != "set" {
+		t.Error("the page was reloaded for the rates; want live updates")
 	}
 
 	wait("phone width", 10*time.Second, chromedp.EmulateViewport(390, 844))

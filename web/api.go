@@ -63,6 +63,8 @@ type api struct {
 	cfg    func() *config.Config
 	reload func() error
 	stop   <-chan struct{} // closed when the server shuts down: ends the event streams
+	// sampler, when not nil, keeps the answer rates for /api/v1/stats and the stream (stats.go).
+	sampler *sampler
 }
 
 func (a *api) register(mux *http.ServeMux) {
@@ -75,6 +77,9 @@ func (a *api) register(mux *http.ServeMux) {
 	if a.svc != nil {
 		a.registerServices(mux)
 		mux.HandleFunc("/api/v1/stream", a.only("GET", a.stream))
+		if a.sampler != nil {
+			mux.HandleFunc("/api/v1/stats", a.only("GET", a.stats))
+		}
 	}
 	mux.HandleFunc("/api/v1/regions", a.only("GET", a.regions))
 	mux.HandleFunc("/api/v1/probers", a.only("GET", a.probers))
@@ -381,5 +386,5 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
-		regs: c.Regions, cfg: c.Config, reload: c.Reload, stop: s.stop}
+		regs: c.Regions, cfg: c.Config, reload: c.Reload, stop: s.stop, sampler: s.sampler}
 }

@@ -21,6 +21,8 @@ type Server struct {
 	srv   *http.Server
 	ready func() error
 	stop  chan struct{} // closed at shutdown, which does not wait for long-lived streams
+	// sampler, when the API's Services count answers, is run by Run for the answer rates.
+	sampler *sampler
 }
 
 // New builds the server. ready reports why Meridian is not ready to answer yet, or nil. api,
@@ -29,6 +31,9 @@ func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logge
 	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{})}
 	mux := http.NewServeMux()
 	if api != nil {
+		if src, ok := api.Services.(CountSource); ok { // a nil Services is none
+			s.sampler = newSampler(src)
+		}
 		s.apiHandler(api).register(mux)
 		if api.Services != nil {
 			registerDashboard(mux, api.Node)
@@ -72,6 +77,12 @@ func (s *Server) Addr() netip.AddrPort { return s.ln.Addr().(*net.TCPAddr).AddrP
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
+	if s.sampler != nil {
+		done := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() { defer close(sampled); s.sampler.run(done) }()
+		defer func() { close(done); <-sampled }()
+	}
 	s.log.Info("http listening", "addr", s.Addr())
 	select {
 	case err := <-errc:

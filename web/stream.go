@@ -24,6 +24,8 @@ const streamBacklog = 50
 //
 //	event: services  data: {"services": [...]} as GET /api/v1/services, at connect and on every change
 //	event: event     data: one event as GET /api/v1/events shows it; id: its seq
+//	event: stats     data: as GET /api/v1/stats, the whole series at connect ("full": true),
+//	                 then each new point (a series of one) as the sampler takes it, every second
 //
 // At connect it sends the services, then the last streamBacklog events. It polls the store's
 // View, which a change replaces (never modifies), so comparing pointers is cheap; the events of
@@ -60,13 +62,38 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 
+	var statsSeq uint64
+	sendStats := func(full bool) error {
+		if a.sampler == nil {
+			return nil
+		}
+		k := statsPoints
+		if !full {
+			k = 1
+		}
+		st := a.sampler.snapshot(k)
+		if !full && st.Seq == statsSeq {
+			return nil
+		}
+		if !full && st.Seq != statsSeq+1 { // missed points: send them all
+			st = a.sampler.snapshot(statsPoints)
+		}
+		statsSeq = st.Seq
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "event: stats\ndata: %s\n\n", b)
+		return err
+	}
+
 	view := a.h.View()
 	backlog, err := a.h.Events(store.EventQuery{Reverse: true, Limit: streamBacklog})
 	if err != nil {
 		a.log.Error("stream: read events", "err", err)
 	}
 	slices.Reverse(backlog)
-	if sendServices() != nil || sendEvents(backlog) != nil || rc.Flush() != nil {
+	if sendServices() != nil || sendEvents(backlog) != nil || sendStats(true) != nil || rc.Flush() != nil {
 		return
 	}
 
@@ -96,7 +123,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 			}
-			if sendServices() != nil {
+			if sendServices() != nil || sendStats(false) != nil {
 				return
 			}
 		}

@@ -9,6 +9,10 @@ const MAX_EVENTS = 50;
 let regions = [];   // from /api/v1/regions
 let services = [];  // the latest "services" message
 const events = new Map(); // seq → event
+// Answers per second, oldest first, from the "stats" messages: the whole series at connect,
+// then one point a second.
+const STATS_POINTS = 300;
+const stats = { service: new Map(), region: new Map() };
 
 function el(tag, attrs, ...children) {
   const e = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -69,7 +73,7 @@ function renderMap() {
     const where = r.has_coords ? `${r.lat.toFixed(1)}°, ${r.lon.toFixed(1)}°` : "no coordinates";
     items.push(el("li", { "data-region": r.name, "data-state": state },
       el("span", {}, el("span", { class: "dot", "data-state": state, "aria-hidden": "true" }), el("b", {}, r.name), " ", el("span", { class: "where" }, where)),
-      el("span", { class: "badge", "data-state": state }, state)));
+      el("span", { class: "region-side" }, rateView("region", r.name), el("span", { class: "badge", "data-state": state }, state))));
     if (!r.has_coords) continue;
     // Equirectangular: x = lon + 180, y = 90 − lat on a 360 × 180 view box.
     const x = r.lon + 180, y = 90 - r.lat;
@@ -82,6 +86,54 @@ function renderMap() {
   svg.replaceChildren(el("svg:rect", { width: 360, height: 180, fill: "none" }), grid, dots);
   list.replaceChildren(...items);
   if (items.length === 0) list.append(el("li", {}, "No regions configured."));
+}
+
+// ---- Answer rates: a sparkline and the latest q/s per service and region ----
+
+function fmtRate(v) { return v >= 10 ? String(Math.round(v)) : (+v.toFixed(1)).toString(); }
+
+// rateView builds the q/s of a service or region: an inline SVG sparkline of the kept points
+// and the current value, which the aria-label repeats for screen readers.
+function rateView(kind, name) {
+  const box = el("span", { class: "rate", role: "img", "data-rate-kind": kind, "data-rate-name": name });
+  fillRate(box);
+  return box;
+}
+
+function fillRate(box) {
+  const series = stats[box.dataset.rateKind].get(box.dataset.rateName) || [];
+  const cur = series.length ? series[series.length - 1] : 0;
+  const W = 60, H = 16;
+  const top = Math.max(1, ...series);
+  const pts = series.map((v, i) => `${(W - (series.length - 1 - i) * W / (STATS_POINTS - 1)).toFixed(1)},${(H - 1 - v / top * (H - 2)).toFixed(1)}`);
+  const svg = el("svg:svg", { class: "spark", viewBox: `0 0 ${W} ${H}`, width: W, height: H, "aria-hidden": "true", focusable: "false" },
+    el("svg:line", { x1: 0, y1: H - 0.5, x2: W, y2: H - 0.5, class: "base" }));
+  if (pts.length > 1) svg.append(el("svg:polyline", { points: pts.join(" ") }));
+  const label = `${box.dataset.rateKind} ${box.dataset.rateName}: ${fmtRate(cur)} queries per second`;
+  box.setAttribute("aria-label", label);
+  box.setAttribute("title", `${label} (last ${series.length} s)`);
+  const num = el("span", { class: "qps" }, fmtRate(cur));
+  num.setAttribute(`data-qps-${box.dataset.rateKind}`, box.dataset.rateName);
+  box.replaceChildren(svg, num, el("span", { class: "unit" }, " q/s"));
+}
+
+function renderRates() {
+  for (const box of document.querySelectorAll(".rate[data-rate-kind]")) fillRate(box);
+}
+
+function onStats(st) {
+  for (const [kind, key] of [["service", "services"], ["region", "regions"]]) {
+    const got = st[key] || {};
+    const m = stats[kind];
+    if (st.full) m.clear();
+    for (const name of m.keys()) if (!(name in got)) m.delete(name);
+    for (const [name, pts] of Object.entries(got)) {
+      const s = st.full ? [] : (m.get(name) || []);
+      s.push(...pts);
+      m.set(name, s.slice(-STATS_POINTS));
+    }
+  }
+  renderRates();
 }
 
 function seconds(s) {
@@ -112,9 +164,10 @@ function renderServices() {
       policy,
       el("td", { "data-label": "ttl / degraded" }, `${s.ttl} s / ${s.degraded_ttl} s`),
       bound,
+      el("td", { "data-label": "queries/s" }, rateView("service", s.name)),
       el("td", {}, ...pools));
   });
-  if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: 5 }, "No load-balanced names in this config.")));
+  if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: 6 }, "No load-balanced names in this config.")));
   body.replaceChildren(...rows);
 }
 
@@ -162,6 +215,7 @@ function connect() {
     renderDetail();
     document.body.dataset.updated = Date.now();
   });
+  es.addEventListener("stats", m => onStats(JSON.parse(m.data)));
   es.addEventListener("event", m => {
     const e = JSON.parse(m.data);
     events.set(e.seq, e);

@@ -1,0 +1,163 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/dns"
+)
+
+// fakeCounts is a CountSource the test sets.
+type fakeCounts struct {
+	mu     sync.Mutex
+	counts []dns.ServiceCount
+}
+
+func (f *fakeCounts) set(c ...dns.ServiceCount) { f.mu.Lock(); f.counts = c; f.mu.Unlock() }
+func (f *fakeCounts) AnswerCounts() []dns.ServiceCount {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]dns.ServiceCount(nil), f.counts...)
+}
+
+// countingServices serves no services and counts answers as its fakeCounts say.
+type countingServices struct{ *fakeCounts }
+
+func (countingServices) Services() []dns.ServiceInfo { return nil }
+func (countingServices) Explain(string, uint16, netip.Addr, netip.Prefix) (string, error) {
+	return "", nil
+}
+
+func answers(svc, pool, region string, n uint64) dns.ServiceCount {
+	return dns.ServiceCount{Service: svc, Pool: pool, Region: region, Outcome: "answer", Count: n}
+}
+
+func TestSamplerRates(t *testing.T) {
+	src := &fakeCounts{}
+	s := newSampler(src)
+	t0 := time.Unix(1000, 0)
+	src.set(answers("a.", "p1", "eu", 10), answers("a.", "p2", "us", 0), answers("b.", "p2", "us", 5),
+		dns.ServiceCount{Service: "a.", Outcome: "nodata", Count: 7})
+	s.sample(t0) // the baseline: no point yet
+	if got := s.snapshot(statsPoints); len(got.Services) != 0 || got.Seq != 0 {
+		t.Fatalf("after the first sample: %+v, want no points", got)
+	}
+	src.set(answers("a.", "p1", "eu", 30), answers("a.", "p2", "us", 4), answers("b.", "p2", "us", 5),
+		dns.ServiceCount{Service: "a.", Outcome: "nodata", Count: 100})
+	s.sample(t0.Add(2 * time.Second)) // 24 answers for a. over 2 s; nodata is not an answer
+	src.set(answers("a.", "p1", "eu", 3), answers("a.", "p2", "us", 4), answers("b.", "p2", "us", 8))
+	s.sample(t0.Add(3 * time.Second)) // a reload: p1 counts again from 0
+	got := s.snapshot(statsPoints)
+	want := map[string][]float64{"a.": {12, 3}, "b.": {0, 3}}
+	for name, w := range want {
+		if g := got.Services[name]; len(g) != len(w) || g[0] != w[0] || g[1] != w[1] {
+			t.Errorf("service %s: %v, want %v", name, g, w)
+		}
+	}
+	wantReg := map[string][]float64{"eu": {10, 3}, "us": {2, 3}}
+	for name, w := range wantReg {
+		if g := got.Regions[name]; len(g) != len(w) || g[0] != w[0] || g[1] != w[1] {
+			t.Errorf("region %s: %v, want %v", name, g, w)
+		}
+	}
+	if got.Seq != 2 || got.Interval != 1 {
+		t.Errorf("seq %d interval %v, want 2 and 1", got.Seq, got.Interval)
+	}
+	if last := s.snapshot(1); len(last.Services["a."]) != 1 || last.Services["a."][0] != 3 {
+		t.Errorf("latest point of a.: %v, want [3]", last.Services["a."])
+	}
+
+	// The ring keeps the last statsPoints, oldest first; a service gone from the counts goes.
+	src.set(answers("a.", "p1", "eu", 3))
+	for i := range statsPoints + 10 {
+		src.set(answers("a.", "p1", "eu", 3+uint64(i+1)*uint64(i+1)))
+		s.sample(t0.Add(time.Duration(4+i) * time.Second))
+	}
+	got = s.snapshot(statsPoints)
+	a := got.Services["a."]
+	if len(a) != statsPoints || a[0] != float64(2*10+1) || a[statsPoints-1] != float64(2*(statsPoints+9)+1) {
+		t.Errorf("a.: %d points from %v to %v, want %d from 21 to %d", len(a), a[0], a[len(a)-1], statsPoints, 2*(statsPoints+9)+1)
+	}
+	if _, ok := got.Services["b."]; ok {
+		t.Error("b., gone from the counts, still has a series")
+	}
+}
+
+// TestStatsAPI: /api/v1/stats and the stream's stats events, the sampler driven by the test.
+func TestStatsAPI(t *testing.T) {
+	_, st := newAPI(t, "")
+	src := &fakeCounts{}
+	srvc := countingServices{src}
+	s := New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st, Services: srvc}, slog.New(slog.DiscardHandler))
+	if s.sampler == nil {
+		t.Fatal("no sampler for Services that count answers")
+	}
+	if New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st}, slog.New(slog.DiscardHandler)).sampler != nil {
+		t.Error("a sampler without Services")
+	}
+	srv := httptest.NewServer(s.srv.Handler)
+	t.Cleanup(srv.Close)
+	t0 := time.Now()
+	src.set(answers("www.", "a", "eu", 0))
+	s.sampler.sample(t0)
+	src.set(answers("www.", "a", "eu", 50))
+	s.sampler.sample(t0.Add(time.Second))
+
+	code, body := do(t, s.srv.Handler, "GET", "/api/v1/stats", "", "")
+	var got statsJSON
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil {
+		t.Fatalf("GET /api/v1/stats: %d %s", code, body)
+	}
+	if len(got.Services["www."]) != 1 || got.Services["www."][0] != 50 || got.Regions["eu"][0] != 50 {
+		t.Errorf("stats %s, want www. and eu at 50/s", body)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	evs := readSSE(resp.Body)
+	stats := func(why string) statsJSON {
+		t.Helper()
+		deadline := time.After(2 * time.Second)
+		for {
+			select {
+			case e, ok := <-evs:
+				if !ok {
+					t.Fatalf("%s: stream ended", why)
+				}
+				if e.event != "stats" {
+					continue
+				}
+				var v statsJSON
+				if err := json.Unmarshal([]byte(e.data), &v); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			case <-deadline:
+				t.Fatalf("%s: no stats event", why)
+			}
+		}
+	}
+	if v := stats("at connect"); !v.Full || v.Seq != 1 || len(v.Services["www."]) != 1 {
+		t.Errorf("at connect: %+v, want the full series", v)
+	}
+	src.set(answers("www.", "a", "eu", 60))
+	s.sampler.sample(t0.Add(2 * time.Second))
+	if v := stats("after a sample"); v.Full || v.Seq != 2 || len(v.Services["www."]) != 1 || v.Services["www."][0] != 10 {
+		t.Errorf("after a sample: %+v, want the latest point, 10/s", v)
+	}
+}
