@@ -179,6 +179,16 @@ func TestDashboard(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The service page shows the answers by region: pool a's region answered them all.
+	eval(`location.hash = "#service/www.example.test."`)
+	const byRegion = `document.querySelector('[data-qps-answers="www.example.test. from region a"]')`
+	for start := time.Now(); eval(`String(!!`+byRegion+`)`) != "true"; time.Sleep(100 * time.Millisecond) {
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("the service page shows no answers-by-region rate for region a")
+		}
+	}
+	t.Logf("service page, answers from region a: %s", eval(byRegion+`.closest(".rate").getAttribute("aria-label")`))
+	eval(`location.hash = ""`)
 	if n := <-sent; n < 190 {
 		t.Errorf("%d of 200 queries answered", n)
 	}

@@ -54,10 +54,11 @@ type sampler struct {
 	seq      uint64    // points taken
 	services map[string]*series
 	regions  map[string]*series
+	byRegion map[[2]string]*series // service, region: each service's answer distribution
 }
 
 func newSampler(src CountSource) *sampler {
-	return &sampler{src: src, services: map[string]*series{}, regions: map[string]*series{}}
+	return &sampler{src: src, services: map[string]*series{}, regions: map[string]*series{}, byRegion: map[[2]string]*series{}}
 }
 
 // run samples every statsInterval until stop is closed.
@@ -84,7 +85,7 @@ func (s *sampler) sample(now time.Time) {
 	defer s.mu.Unlock()
 	prev := s.prev
 	s.prev = make(map[countKey]uint64, len(counts))
-	svcDelta, regDelta := map[string]uint64{}, map[string]uint64{}
+	svcDelta, regDelta, byRegDelta := map[string]uint64{}, map[string]uint64{}, map[[2]string]uint64{}
 	for _, c := range counts {
 		k := countKey{c.Service, c.Pool, c.Region, c.Outcome}
 		s.prev[k] = c.Count
@@ -98,6 +99,7 @@ func (s *sampler) sample(now time.Time) {
 		svcDelta[c.Service] += d
 		if c.Region != "" {
 			regDelta[c.Region] += d
+			byRegDelta[[2]string{c.Service, c.Region}] += d
 		}
 	}
 	first := s.last.IsZero()
@@ -106,24 +108,28 @@ func (s *sampler) sample(now time.Time) {
 	if first || elapsed <= 0 {
 		return
 	}
-	add := func(m map[string]*series, deltas map[string]uint64) {
-		for name := range m {
-			if _, ok := deltas[name]; !ok {
-				delete(m, name) // gone from the config
-			}
-		}
-		for name, d := range deltas {
-			ser := m[name]
-			if ser == nil {
-				ser = &series{}
-				m[name] = ser
-			}
-			ser.push(float64(d) / elapsed)
+	addSeries(s.services, svcDelta, elapsed)
+	addSeries(s.regions, regDelta, elapsed)
+	addSeries(s.byRegion, byRegDelta, elapsed)
+	s.seq++
+}
+
+// addSeries adds a point to every series of m, the delta over elapsed seconds; series whose
+// key is gone from deltas are dropped (gone from the config).
+func addSeries[K comparable](m map[K]*series, deltas map[K]uint64, elapsed float64) {
+	for name := range m {
+		if _, ok := deltas[name]; !ok {
+			delete(m, name)
 		}
 	}
-	add(s.services, svcDelta)
-	add(s.regions, regDelta)
-	s.seq++
+	for name, d := range deltas {
+		ser := m[name]
+		if ser == nil {
+			ser = &series{}
+			m[name] = ser
+		}
+		ser.push(float64(d) / elapsed)
+	}
 }
 
 // statsJSON is GET /api/v1/stats and the stream's stats event.
@@ -131,6 +137,8 @@ type statsJSON struct {
 	Interval float64              `json:"interval_seconds"`
 	Services map[string][]float64 `json:"services"`
 	Regions  map[string][]float64 `json:"regions"`
+	// ServiceRegions is each service's answers per second by the region of the pool answering.
+	ServiceRegions map[string]map[string][]float64 `json:"service_regions"`
 	// Seq counts the points taken so far; Full says the series are whole, not the latest points.
 	Seq  uint64 `json:"seq"`
 	Full bool   `json:"full"`
@@ -141,7 +149,13 @@ func (s *sampler) snapshot(k int) statsJSON {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := statsJSON{Interval: statsInterval.Seconds(), Services: map[string][]float64{},
-		Regions: map[string][]float64{}, Seq: s.seq, Full: k >= statsPoints}
+		Regions: map[string][]float64{}, ServiceRegions: map[string]map[string][]float64{}, Seq: s.seq, Full: k >= statsPoints}
+	for key, ser := range s.byRegion {
+		if out.ServiceRegions[key[0]] == nil {
+			out.ServiceRegions[key[0]] = map[string][]float64{}
+		}
+		out.ServiceRegions[key[0]][key[1]] = ser.last(k)
+	}
 	for name, ser := range s.services {
 		out.Services[name] = ser.last(k)
 	}

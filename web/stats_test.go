@@ -69,6 +69,13 @@ func TestSamplerRates(t *testing.T) {
 			t.Errorf("region %s: %v, want %v", name, g, w)
 		}
 	}
+	// Each service's answers by the region of the pool answering: a. split over eu and us.
+	wantSvcReg := map[[2]string][]float64{{"a.", "eu"}: {10, 3}, {"a.", "us"}: {2, 0}, {"b.", "us"}: {0, 3}}
+	for k, w := range wantSvcReg {
+		if g := got.ServiceRegions[k[0]][k[1]]; len(g) != len(w) || g[0] != w[0] || g[1] != w[1] {
+			t.Errorf("service %s in region %s: %v, want %v", k[0], k[1], g, w)
+		}
+	}
 	if got.Seq != 2 || got.Interval != 1 {
 		t.Errorf("seq %d interval %v, want 2 and 1", got.Seq, got.Interval)
 	}

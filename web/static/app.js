@@ -12,7 +12,10 @@ const events = new Map(); // seq → event
 // Answers per second, oldest first, from the "stats" messages: the whole series at connect,
 // then one point a second.
 const STATS_POINTS = 300;
-const stats = { service: new Map(), region: new Map() };
+const stats = { service: new Map(), region: new Map(), answers: new Map() };
+
+// answersKey names one service's answers from one region in stats.answers.
+function answersKey(service, region) { return `${service} from region ${region}`; }
 
 function el(tag, attrs, ...children) {
   const e = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -122,8 +125,11 @@ function renderRates() {
 }
 
 function onStats(st) {
-  for (const [kind, key] of [["service", "services"], ["region", "regions"]]) {
-    const got = st[key] || {};
+  const byRegion = {};
+  for (const [svc, regions] of Object.entries(st.service_regions || {})) {
+    for (const [region, pts] of Object.entries(regions)) byRegion[answersKey(svc, region)] = pts;
+  }
+  for (const [kind, got] of [["service", st.services || {}], ["region", st.regions || {}], ["answers", byRegion]]) {
     const m = stats[kind];
     if (st.full) m.clear();
     for (const name of m.keys()) if (!(name in got)) m.delete(name);
@@ -305,6 +311,11 @@ function renderDetail() {
   fact(dl, "TTL", `${s.ttl} s`, el("span", { class: "muted" }, ` · ${s.degraded_ttl} s when degraded`));
   fact(dl, "When all are down", s.on_all_down + (s.fallback ? ` (fallback ${s.fallback})` : ""));
   fact(dl, "Failover bound", seconds(s.failover_bound_seconds), el("div", { class: "muted small", "data-field": "failover-bound" }, s.failover_bound || "no monitor: no bound"));
+  // The answer distribution by region over the last minutes: one sparkline per pool region.
+  const regions = [...new Set(s.pools.map(p => p.region).filter(Boolean))];
+  const dist = el("div", { class: "dist" });
+  for (const r of regions) dist.append(el("div", {}, el("span", { class: "muted" }, `${r} `), rateView("answers", answersKey(s.name, r))));
+  fact(dl, "Answers by region (5 min)", dist);
 
   const key = JSON.stringify(s.pools.map(p => [p.name, p.region, p.min_healthy, p.endpoints.map(e => [e.id, e.address, e.weight, e.enabled])]));
   if (key !== detailKey) {
