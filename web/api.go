@@ -295,6 +295,17 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	for _, b := range []struct {
+		key string
+		t   *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if s := r.URL.Query().Get(b.key); s != "" {
+			if *b.t, err = time.Parse(time.RFC3339, s); err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s %q: want an RFC 3339 time such as 2025-03-01T12:00:00Z", b.key, s))
+				return
+			}
+		}
+	}
 	var evs []store.Event
 	if name := r.URL.Query().Get("service"); name != "" {
 		evs, err = a.serviceEvents(w, name, q)
