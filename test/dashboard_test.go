@@ -197,6 +197,17 @@ func TestDashboard(t *testing.T) {
 		t.Error("the page was reloaded for the rates; want live updates")
 	}
 
+	// Keyboard only: focus the service's link, press Enter, and the service page opens.
+	wait("open the service page with the keyboard", 10*time.Second,
+		chromedp.Focus(chromedp.CSS(`#svc-body tr[data-service="www.example.test."] th a`)),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#detail-name`)),
+	)
+	if got := eval(`document.getElementById("detail-name").textContent`); got != "www.example.test." {
+		t.Errorf("Enter on the focused service link opened %q, want www.example.test.", got)
+	}
+	eval(`location.hash = ""`)
+
 	wait("phone width", 10*time.Second, chromedp.EmulateViewport(390, 844))
 	if got := eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); got != "true" {
 		t.Error("at a phone's width the page scrolls sideways; want it to fit")
