@@ -11,6 +11,7 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/store"
 )
 
 // storeHealth is the store as the DNS policies see it, as cmd wires it.
@@ -18,8 +19,9 @@ type storeHealth struct{ h Health }
 
 func (s storeHealth) State(target string) health.State { return s.h.View().State(target) }
 
-// newServicesAPI serves testdata/services.toml with the API tests' store behind its health.
-func newServicesAPI(t *testing.T) http.Handler {
+// servicesHandler is a DNS handler for testdata/services.toml whose policies read the API
+// tests' store (newAPI), as cmd wires them.
+func servicesHandler(t *testing.T) (*dns.Handler, *store.Store) {
 	t.Helper()
 	_, st := newAPI(t, "")
 	cfg, err := config.Load("testdata/services.toml")
@@ -30,6 +32,13 @@ func newServicesAPI(t *testing.T) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, st
+}
+
+// newServicesAPI serves testdata/services.toml with the API tests' store behind its health.
+func newServicesAPI(t *testing.T) http.Handler {
+	t.Helper()
+	h, st := servicesHandler(t)
 	s := New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st, Services: h}, slog.New(slog.DiscardHandler))
 	return s.srv.Handler
 }

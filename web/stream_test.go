@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/store"
 )
@@ -52,15 +51,7 @@ func readSSE(r io.Reader) <-chan sse {
 // newDashboardServer serves testdata/services.toml over the API tests' store, as cmd wires it.
 func newDashboardServer(t *testing.T) (*httptest.Server, *store.Store) {
 	t.Helper()
-	_, st := newAPI(t, "")
-	cfg, err := config.Load("testdata/services.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := dns.NewHandler(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), dns.WithHealth(storeHealth{st}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, st := servicesHandler(t)
 	regions := []RegionInfo{{Name: "eu", Lat: 50.1, Lon: 8.7, HasCoords: true}, {Name: "us"}}
 	s := New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st, Services: h, Node: "node <1>",
 		Regions: func() []RegionInfo { return regions }}, slog.New(slog.DiscardHandler))
@@ -164,15 +155,7 @@ func TestStream(t *testing.T) {
 }
 
 func TestStreamEndsAtShutdown(t *testing.T) {
-	_, st := newAPI(t, "")
-	cfg, err := config.Load("testdata/services.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := dns.NewHandler(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), dns.WithHealth(storeHealth{st}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, st := servicesHandler(t)
 	s := New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st, Services: h}, slog.New(slog.DiscardHandler))
 	if err := s.Listen(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
 		t.Fatal(err)
