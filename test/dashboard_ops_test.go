@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,36 +17,15 @@ import (
 func TestDashboardService(t *testing.T) {
 	ctx := newBrowser(t)
 	const token = "s3cret-dashboard-token"
-	h := healthNode{dir: t.TempDir(), vars: healthVars{Interval: "200ms"}}
-	for range 3 {
-		b := startBackend(t, "127.0.0.1:0")
-		h.bs = append(h.bs, b)
-		h.vars.Backends = append(h.vars.Backends, b.addr)
-	}
-	h.vars.ports = freePorts(t)
-	if err := os.WriteFile(filepath.Join(h.dir, "token"), []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h.path = writeConfig(t, h.dir, "dashboard-ops.toml.tmpl", h.vars)
-	h.n = startNode(t, h.dir, h.vars.ports, "serve", "-c", h.path)
+	h := startHealthNodeFrom(t, "dashboard-ops.toml.tmpl", "200ms", func(dir string) {
+		if err := os.WriteFile(filepath.Join(dir, "token"), []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
 	base := fmt.Sprintf("http://127.0.0.1:%d/", h.vars.HTTP)
 
-	wait := func(why string, within time.Duration, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, within)
-		defer cancel()
-		if err := chromedp.Do(wctx, steps...); err != nil {
-			t.Fatalf("%s: %v (within %v)", why, err, within)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
+	b := tab{t, ctx}
+	wait, eval := b.wait, b.eval
 	css := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
 	ep1 := `#detail .endpoint[data-id="a/127.0.1.1"]`
 
@@ -134,7 +112,7 @@ func TestDashboardService(t *testing.T) {
 	if got := eval(`sessionStorage.getItem("meridian.api-token")`); got != token {
 		t.Errorf("sessionStorage token %q, want the one entered", got)
 	}
-	screenshotTo(t, ctx, "dashboard-service.png")
+	b.screenshot("dashboard-service.png")
 
 	wait("undrain 127.0.1.1", 10*time.Second,
 		chromedp.Click(chromedp.CSS(ep1+` button[data-action="undrain"]`)),
@@ -157,18 +135,5 @@ func TestDashboardService(t *testing.T) {
 	if got := eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); got != "true" {
 		t.Error("at a phone's width the service page scrolls sideways; want it to fit")
 	}
-	screenshotTo(t, ctx, "dashboard-service-phone.png")
-}
-
-func screenshotTo(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(artifactDir(t), name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
+	b.screenshot("dashboard-service-phone.png")
 }

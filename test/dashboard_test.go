@@ -67,50 +67,13 @@ func newBrowser(t *testing.T) context.Context {
 // a's backends die the page marks region a down, without a reload, within the failover bound.
 func TestDashboard(t *testing.T) {
 	ctx := newBrowser(t)
-	h := healthNode{dir: t.TempDir(), vars: healthVars{Interval: "200ms"}}
-	for range 3 {
-		b := startBackend(t, "127.0.0.1:0")
-		h.bs = append(h.bs, b)
-		h.vars.Backends = append(h.vars.Backends, b.addr)
-	}
-	h.vars.ports = freePorts(t)
-	h.path = writeConfig(t, h.dir, "dashboard.toml.tmpl", h.vars)
-	h.n = startNode(t, h.dir, h.vars.ports, "serve", "-c", h.path)
+	h := startHealthNodeFrom(t, "dashboard.toml.tmpl", "200ms", nil)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", h.vars.HTTP)
 	// interval × fall + timeout + ttl, as /api/v1/services reports it for www.example.test.
 	const bound = 5500 * time.Millisecond
 
-	// wait runs the steps with a deadline; the browser stays up for the next ones.
-	wait := func(why string, within time.Duration, steps ...chromedp.Action[chromedp.Void]) time.Duration {
-		t.Helper()
-		start := time.Now()
-		wctx, cancel := context.WithTimeout(ctx, within)
-		defer cancel()
-		if err := chromedp.Do(wctx, steps...); err != nil {
-			t.Fatalf("%s: %v (within %v)", why, err, within)
-		}
-		return time.Since(start)
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(artifactDir(t), name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
+	b := tab{t, ctx}
+	wait, eval, screenshot := b.wait, b.eval, b.screenshot
 
 	took := wait("open the dashboard", 20*time.Second,
 		chromedp.Navigate(url),
@@ -213,4 +176,47 @@ func TestDashboard(t *testing.T) {
 		t.Error("at a phone's width the page scrolls sideways; want it to fit")
 	}
 	screenshot("dashboard-phone.png")
+}
+
+// tab is a browser tab a test drives.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// wait runs the steps with a deadline (the browser stays up for the next ones) and returns how
+// long they took.
+func (b tab) wait(why string, within time.Duration, steps ...chromedp.Action[chromedp.Void]) time.Duration {
+	b.t.Helper()
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(b.ctx, within)
+	defer cancel()
+	if err := chromedp.Do(wctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v (within %v)", why, err, within)
+	}
+	return time.Since(start)
+}
+
+// eval evaluates a JavaScript expression whose value is a string.
+func (b tab) eval(expr string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// screenshot saves the whole page as name in the artifacts directory.
+func (b tab) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(artifactDir(b.t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", path)
 }

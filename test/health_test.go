@@ -52,8 +52,16 @@ type healthNode struct {
 	n         *node
 }
 
-// startHealthNode starts three backends and a node probing them every interval.
+// startHealthNode starts three backends and a node on testdata/health.toml.tmpl probing them
+// every interval.
 func startHealthNode(t *testing.T, interval string) healthNode {
+	t.Helper()
+	return startHealthNodeFrom(t, "health.toml.tmpl", interval, nil)
+}
+
+// startHealthNodeFrom is startHealthNode on another template of the same shape; prepare, when
+// not nil, writes what the config needs beside it (a token file) before the node starts.
+func startHealthNodeFrom(t *testing.T, tmpl, interval string, prepare func(dir string)) healthNode {
 	t.Helper()
 	h := healthNode{dir: t.TempDir(), vars: healthVars{Interval: interval}}
 	for range 3 {
@@ -62,7 +70,10 @@ func startHealthNode(t *testing.T, interval string) healthNode {
 		h.vars.Backends = append(h.vars.Backends, b.addr)
 	}
 	h.vars.ports = freePorts(t)
-	h.path = writeConfig(t, h.dir, "health.toml.tmpl", h.vars)
+	if prepare != nil {
+		prepare(h.dir)
+	}
+	h.path = writeConfig(t, h.dir, tmpl, h.vars)
 	h.n = startNode(t, h.dir, h.vars.ports, "serve", "-c", h.path)
 	return h
 }
