@@ -76,6 +76,18 @@ func validECS(e *dns.EDNS0_SUBNET) bool {
 	return ip.Equal(ip.Mask(net.CIDRMask(int(e.SourceNetmask), bits)))
 }
 
+// SubnetOption is the EDNS Client Subnet option (RFC 7871) a resolver sends for a client in p:
+// the family, p's length as the source prefix, scope 0 and the masked address. `explain`
+// builds its queries with it, and so do tests.
+func SubnetOption(p netip.Prefix) *dns.EDNS0_SUBNET {
+	p = p.Masked()
+	family := uint16(1)
+	if p.Addr().Is6() {
+		family = 2
+	}
+	return &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: uint8(p.Bits()), Address: p.Addr().AsSlice()}
+}
+
 // clientSubnet is the query's ECS option as a prefix (already checked by validECS).
 func clientSubnet(opt *dns.OPT) ecsInfo {
 	if opt == nil {

@@ -20,14 +20,8 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 	src := client
 	if subnet.IsValid() {
 		subnet = subnet.Masked()
-		family := uint16(1)
-		if subnet.Addr().Is6() {
-			family = 2
-		}
 		opt := m.IsEdns0()
-		opt.Option = append(opt.Option, &dns.EDNS0_SUBNET{
-			Code: dns.EDNS0SUBNET, Family: family, SourceNetmask: uint8(subnet.Bits()), Address: subnet.Addr().AsSlice(),
-		})
+		opt.Option = append(opt.Option, SubnetOption(subnet))
 		if !src.IsValid() {
 			src = netip.MustParseAddr("127.0.0.1") // the resolver; ECS says where the client is
 		}

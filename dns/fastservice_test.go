@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -61,14 +60,8 @@ func serviceQueries(tb testing.TB) [][]byte {
 						m.SetEdns0(4096, form == "do")
 					}
 					if sn != "" {
-						p := netip.MustParsePrefix(sn)
-						fam := uint16(1)
-						if p.Addr().Is6() {
-							fam = 2
-						}
 						opt := m.IsEdns0()
-						opt.Option = append(opt.Option, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: fam,
-							SourceNetmask: uint8(p.Bits()), Address: net.IP(p.Addr().AsSlice())})
+						opt.Option = append(opt.Option, SubnetOption(netip.MustParsePrefix(sn)))
 					}
 					wire, err := m.Pack()
 					if err != nil {
@@ -184,8 +177,8 @@ func BenchmarkRespondGeoLite2(b *testing.B) {
 		m := new(mdns.Msg)
 		m.SetQuestion("geo.gslb.test.", mdns.TypeA)
 		m.SetEdns0(1232, false)
-		ip := net.IPv4(byte(1+rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), 0)
-		m.IsEdns0().Option = append(m.IsEdns0().Option, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: ip})
+		ip := netip.AddrFrom4([4]byte{byte(1 + rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), 0})
+		m.IsEdns0().Option = append(m.IsEdns0().Option, SubnetOption(netip.PrefixFrom(ip, 24)))
 		w, err := m.Pack()
 		if err != nil {
 			b.Fatal(err)

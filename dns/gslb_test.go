@@ -3,7 +3,6 @@ package dns_test
 import (
 	"context"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -37,14 +36,8 @@ func ecsQuery(t *testing.T, qname string, qtype uint16, subnet string) *mdns.Msg
 	m := dnstest.Msg(qname, qtype)
 	m.SetEdns0(1232, false)
 	if subnet != "" {
-		p := netip.MustParsePrefix(subnet)
-		family := uint16(1)
-		if p.Addr().Is6() {
-			family = 2
-		}
 		opt := m.IsEdns0()
-		opt.Option = append(opt.Option, &mdns.EDNS0_SUBNET{Code: mdns.EDNS0SUBNET, Family: family,
-			SourceNetmask: uint8(p.Bits()), Address: net.IP(p.Addr().AsSlice())})
+		opt.Option = append(opt.Option, dns.SubnetOption(netip.MustParsePrefix(subnet)))
 	}
 	return m
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dns"
 )
 
 // gslbVars fill testdata/gslb.toml.tmpl and testdata/geolite2.toml.tmpl.
@@ -135,14 +137,8 @@ func (e *exchanger) query(name string, qtype uint16, subnet netip.Prefix) (*mdns
 	m.RecursionDesired = false
 	m.SetEdns0(1232, false)
 	if subnet.IsValid() {
-		family := uint16(1)
-		if subnet.Addr().Is6() {
-			family = 2
-		}
 		opt := m.IsEdns0()
-		opt.Option = append(opt.Option, &mdns.EDNS0_SUBNET{
-			Code: mdns.EDNS0SUBNET, Family: family, SourceNetmask: uint8(subnet.Bits()), Address: subnet.Addr().AsSlice(),
-		})
+		opt.Option = append(opt.Option, dns.SubnetOption(subnet))
 	}
 	resp, _, err := e.c.ExchangeWithConn(m, e.conn)
 	if err != nil {
