@@ -69,6 +69,39 @@ type Pool struct {
 	Line    int
 }
 
+// Pool returns the pool named name.
+func (c *Config) Pool(name string) (Pool, bool) {
+	for _, p := range c.Pools {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Pool{}, false
+}
+
+// Monitor returns the monitor named name.
+func (c *Config) Monitor(name string) (Monitor, bool) {
+	for _, m := range c.Monitors {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Monitor{}, false
+}
+
+// PoolMonitors returns the monitors of the named pools that have one, in the pools' order.
+func (c *Config) PoolMonitors(pools ...string) []Monitor {
+	var out []Monitor
+	for _, pn := range pools {
+		if p, ok := c.Pool(pn); ok {
+			if m, ok := c.Monitor(p.Monitor); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 // EndpointID names an endpoint of pool p everywhere health is kept: policies, probers, the
 // store ("pool/address").
 func (p Pool) EndpointID(e Endpoint) string { return p.Name + "/" + e.Addr.String() }

@@ -150,20 +150,10 @@ func (n *nets) lookup(a netip.Addr) (*policy.Region, netip.Prefix) {
 func failoverBound(cfg *config.Config, svc config.Service) (time.Duration, string) {
 	var worst time.Duration
 	var how string
-	for _, pn := range append(slices.Clone(svc.Pools), svc.Fallback) {
-		for _, p := range cfg.Pools {
-			if p.Name != pn || p.Monitor == "" {
-				continue
-			}
-			for _, m := range cfg.Monitors {
-				if m.Name != p.Monitor {
-					continue
-				}
-				if d := m.Interval*time.Duration(m.Fall) + m.Timeout; d > worst {
-					worst = d
-					how = fmt.Sprintf("monitor %s: interval %v × fall %d + timeout %v", m.Name, m.Interval, m.Fall, m.Timeout)
-				}
-			}
+	for _, m := range cfg.PoolMonitors(append(slices.Clone(svc.Pools), svc.Fallback)...) {
+		if d := m.Interval*time.Duration(m.Fall) + m.Timeout; d > worst {
+			worst = d
+			how = fmt.Sprintf("monitor %s: interval %v × fall %d + timeout %v", m.Name, m.Interval, m.Fall, m.Timeout)
 		}
 	}
 	if worst == 0 {
@@ -176,15 +166,8 @@ func failoverBound(cfg *config.Config, svc config.Service) (time.Duration, strin
 // slowestInterval is the longest monitor interval among the service's pools, 0 without one.
 func slowestInterval(cfg *config.Config, svc config.Service) time.Duration {
 	var worst time.Duration
-	for _, p := range cfg.Pools {
-		if !slices.Contains(svc.Pools, p.Name) || p.Monitor == "" {
-			continue
-		}
-		for _, m := range cfg.Monitors {
-			if m.Name == p.Monitor {
-				worst = max(worst, m.Interval)
-			}
-		}
+	for _, m := range cfg.PoolMonitors(svc.Pools...) {
+		worst = max(worst, m.Interval)
 	}
 	return worst
 }

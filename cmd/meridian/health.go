@@ -24,12 +24,7 @@ func healthPlan(cfg *config.Config) ([]health.Target, map[string]store.Rule) {
 		if m == nil {
 			continue
 		}
-		var cm config.Monitor
-		for _, c := range cfg.Monitors {
-			if c.Name == p.Monitor {
-				cm = c
-			}
-		}
+		cm, _ := cfg.Monitor(p.Monitor)
 		for _, e := range p.Endpoints {
 			if !e.Enabled {
 				continue // never answered, so never probed
