@@ -3,8 +3,11 @@ package balance
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 var policies = []string{
@@ -39,7 +42,9 @@ func TestUpstreamState(t *testing.T) {
 	if u.Weight != 1 || !u.Available() {
 		t.Fatalf("NewUpstream(weight 0): weight %d available %v, want 1 true", u.Weight, u.Available())
 	}
-	r1, r2 := u.Acquire(), u.Acquire()
+	u.Acquire()
+	u.Acquire()
+	r1, r2 := u.Release, u.Release
 	if got := u.InFlight(); got != 2 {
 		t.Errorf("InFlight = %d, want 2", got)
 	}
@@ -175,7 +180,8 @@ func TestLeastConn(t *testing.T) {
 	loads := []int{3, 1, 2, 1}
 	for i, n := range loads {
 		for range n {
-			defer p[i].Acquire()()
+			p[i].Acquire()
+			defer p[i].Release()
 		}
 	}
 	var lc LeastConn
@@ -274,7 +280,8 @@ func TestConsistentHashBoundedLoad(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		u := ch.Select(p, key)
 		counts[u]++
-		releases = append(releases, u.Acquire())
+		u.Acquire()
+		releases = append(releases, u.Release)
 		limit := int64(math.Ceil(LoadFactor * float64(i) / float64(len(p))))
 		for _, u := range p {
 			if u.InFlight() > limit {
@@ -337,7 +344,8 @@ func TestP2CPrefersLessLoaded(t *testing.T) {
 			p := pool(make([]int, len(tc.loads))...)
 			for i, n := range tc.loads {
 				for range n {
-					defer p[i].Acquire()()
+					p[i].Acquire()
+					defer p[i].Release()
 				}
 			}
 			var s P2C
@@ -367,7 +375,8 @@ func TestConcurrent(t *testing.T) {
 							p[g%len(p)].SetHealthy(i%100 != 0)
 						}
 						if u := s.Select(p, fmt.Sprint(g, i%7)); u != nil {
-							u.Acquire()()
+							u.Acquire()
+							u.Release()
 						}
 					}
 				})
@@ -395,5 +404,91 @@ func BenchmarkSelect(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestOutlierEjectsWithBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		u := NewUpstream("a:1", 1)
+		var ejections []time.Duration
+		o := &Outlier{Failures: 3, Base: time.Second, Max: 3 * time.Second,
+			OnEject: func(_ *Upstream, d time.Duration) { ejections = append(ejections, d) }}
+		for i := range 2 {
+			if u.Failed(o) {
+				t.Fatalf("ejected after %d failures, want 3", i+1)
+			}
+		}
+		u.Succeeded() // resets the run of failures
+		for range 2 {
+			u.Failed(o)
+		}
+		if u.Ejected() {
+			t.Fatal("ejected although a success broke the run")
+		}
+		if !u.Failed(o) || u.Available() {
+			t.Fatal("third consecutive failure did not eject")
+		}
+		time.Sleep(999 * time.Millisecond)
+		if u.Available() {
+			t.Fatal("available before the ejection time ran out")
+		}
+		time.Sleep(2 * time.Millisecond)
+		if !u.Available() {
+			t.Fatal("still ejected after Base")
+		}
+		// Failing again without a success: 2 s, then capped at Max (3 s, not 4 s).
+		for range 3 {
+			u.Failed(o)
+		}
+		time.Sleep(2*time.Second + time.Millisecond)
+		for range 3 {
+			u.Failed(o)
+		}
+		time.Sleep(3*time.Second + time.Millisecond)
+		u.Succeeded()
+		for range 3 {
+			u.Failed(o)
+		}
+		want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, time.Second}
+		if !slices.Equal(ejections, want) {
+			t.Errorf("ejection times = %v, want %v", ejections, want)
+		}
+		if (&Upstream{}).Failed(nil) {
+			t.Error("a nil Outlier ejected")
+		}
+	})
+}
+
+func TestTryAcquireHonoursTheLimit(t *testing.T) {
+	u := NewUpstream("a:1", 1)
+	if !u.TryAcquire(2) || !u.TryAcquire(2) || u.TryAcquire(2) {
+		t.Fatal("limit 2: want two acquisitions and a refusal")
+	}
+	if got := u.InFlight(); got != 2 {
+		t.Errorf("InFlight = %d, want 2 (a refusal must not count)", got)
+	}
+	u.Release()
+	if !u.TryAcquire(2) {
+		t.Error("refused below the limit")
+	}
+	if !u.TryAcquire(0) {
+		t.Error("limit 0 refused")
+	}
+}
+
+func TestDrainingSince(t *testing.T) {
+	u := NewUpstream("a:1", 1)
+	if !u.DrainingSince().IsZero() {
+		t.Fatal("DrainingSince set before draining")
+	}
+	u.SetDraining(true)
+	first := u.DrainingSince()
+	u.SetDraining(true)
+	if first.IsZero() || !u.DrainingSince().Equal(first) {
+		t.Errorf("DrainingSince = %v then %v, want set once", first, u.DrainingSince())
+	}
+	u.SetDraining(false)
+	if !u.DrainingSince().IsZero() || !u.Available() {
+		t.Error("undrained upstream still draining")
 	}
 }
