@@ -120,8 +120,8 @@ func decodeService(o *obj, key string, z Zone, g *gslb) (Service, bool) {
 	}
 	switch s.Policy {
 	case "geo", "proximity", "latency":
-		if len(g.geo.Databases) == 0 {
-			o.problem(pv, "policy", "policy %q locates clients, which needs [geo] databases = [\"GeoLite2-City.mmdb\"]", s.Policy)
+		if len(g.geo.Databases) == 0 && len(g.geo.Nets) == 0 {
+			o.problem(pv, "policy", "policy %q locates clients, which needs [geo] databases = [\"GeoLite2-City.mmdb\"] or [geo.nets]", s.Policy)
 		}
 	}
 	if s.Policy == "proximity" || s.Policy == "latency" {

@@ -42,8 +42,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// ports are the free ports one node listens on.
-type ports struct{ DNS, HTTP int }
+// ports are the free ports one node listens on. DNSHost, when set, is the address the node
+// serves DNS on instead of 127.0.0.1 (the delegation test runs nodes on 127.0.0.2:53).
+type ports struct {
+	DNS, HTTP int
+	DNSHost   string
+}
 
 // freePorts finds a port free for UDP and TCP on both 127.0.0.1 and ::1, and one for HTTP.
 func freePorts(t *testing.T) ports {
@@ -187,7 +191,11 @@ func (n *node) ready() bool {
 	}
 	m := new(mdns.Msg)
 	m.SetQuestion("example.test.", mdns.TypeSOA)
-	_, _, err = (&mdns.Client{Timeout: time.Second}).Exchange(m, fmt.Sprintf("127.0.0.1:%d", n.ports.DNS))
+	host := n.ports.DNSHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	_, _, err = (&mdns.Client{Timeout: time.Second}).Exchange(m, net.JoinHostPort(host, fmt.Sprint(n.ports.DNS)))
 	return err == nil
 }
 
