@@ -203,6 +203,8 @@ func decodePools(o *obj, regions []Region, monitors []Monitor) []Pool {
 			po.problem(mv, "min_healthy", "%d is more than the pool's endpoints (%d)", mh, len(p.Endpoints))
 		}
 		p.MinHealthy = int(mh)
+		mi, _ := po.Int("max_inflight", 0, 1, 1_000_000)
+		p.MaxInFlight = int(mi)
 		out = append(out, p)
 	})
 	o.Done()

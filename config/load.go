@@ -50,6 +50,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	cfg.Geo = decodeGeo(top.Table("geo"), file, cfg.Regions)
 	cfg.Monitors = decodeMonitors(top.Table("monitors"))
 	cfg.Pools = decodePools(top.Table("pools"), cfg.Regions, cfg.Monitors)
+	cfg.Proxies = decodeProxies(top.Table("proxy"), proxyRefs{file: file, pools: cfg.Pools, monitors: cfg.Monitors, regions: cfg.Regions, server: cfg.Server})
 	g := newGSLB(cfg.Geo, cfg.Regions, cfg.Pools)
 	if zones := top.Table("zones"); zones != nil {
 		seen := map[string]int{}

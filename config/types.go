@@ -22,6 +22,8 @@ type Config struct {
 	Pools   []Pool
 	// Monitors are sorted by Name; pools name the one that checks their endpoints.
 	Monitors []Monitor
+	// Proxies are the local L4/L7 listeners ([proxy.NAME]), sorted by Name.
+	Proxies []Proxy
 }
 
 // Geo is the [geo] table.
@@ -66,7 +68,10 @@ type Pool struct {
 	MinHealthy int
 	// Monitor checks the endpoints; "" for none (every enabled endpoint counts as up).
 	Monitor string
-	Line    int
+	// MaxInFlight: an endpoint reporting this many in-flight requests from its proxy counts
+	// as full, and the pool spills as if it were down. 0 (default): no limit.
+	MaxInFlight int
+	Line        int
 }
 
 // Pool returns the pool named name.
