@@ -53,7 +53,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 	}
 	pools := map[string]*policy.Pool{}
 	for _, p := range cfg.Pools {
-		pp := &policy.Pool{Name: p.Name, Region: regions[p.Region], MinHealthy: p.MinHealthy}
+		pp := &policy.Pool{Name: p.Name, Region: regions[p.Region], MinHealthy: p.MinHealthy, MaxInFlight: p.MaxInFlight}
 		for _, e := range p.Endpoints {
 			pp.Endpoints = append(pp.Endpoints, policy.Endpoint{
 				ID: p.EndpointID(e), Addr: e.Addr, Weight: e.Weight, Enabled: e.Enabled,
@@ -213,6 +213,9 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 	if s.latency != nil {
 		req.Latency = s.latency
 	}
+	if s.load != nil {
+		req.Load = s.load // before the class path: DecidePrepared walks with it too
+	}
 	if c := svc.classes.Load(); c != nil && region == nil && !explain {
 		// The usual path for geo and proximity services once their map is built: the client's
 		// class gives its prepared order and the scope; no geo lookup, no ordering.
@@ -248,8 +251,9 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 			}
 		}
 		if svc.p.Order == policy.Latency && loc.Prefix.IsValid() {
-			// Measured RTTs can change at any CIDR of the table: never scope wider.
-			if fine := s.latency.FinestBits(addr); fine > loc.Prefix.Bits() {
+			// Measured RTTs can change at any CIDR of the table or at the prefixes proxies
+			// measure: never scope wider.
+			if fine := s.latency.finestBits(addr); fine > loc.Prefix.Bits() {
 				loc.Prefix, _ = addr.Prefix(fine)
 			}
 		}

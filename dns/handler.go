@@ -42,6 +42,7 @@ type Handler struct {
 
 	mu         sync.Mutex // serialises Reload
 	health     policy.HealthView
+	measured   Measurements // nil: no proxy feedback
 	geoDB      *geo.DB
 	geoPaths   []string
 	geoWatch   time.Duration // how often WatchGeo checks the files; 0: never
@@ -65,8 +66,9 @@ type snapshot struct {
 	fastServices map[string]*fastService
 	health       policy.HealthView // nil: every endpoint Unknown (no monitors)
 	geo          Locator
-	nets         *nets // [geo] nets: networks the operator placed in regions
-	latency      *policy.LatencyTable
+	nets         *nets           // [geo] nets: networks the operator placed in regions
+	latency      *rttSource      // nil: no latency table and no proxy feedback
+	load         policy.LoadView // the proxies' in-flight reports; nil without feedback
 }
 
 // Option configures a Handler.
@@ -75,6 +77,10 @@ type Option func(*Handler)
 // WithHealth makes policies consult v for every endpoint (the health store's current view).
 func WithHealth(v policy.HealthView) Option { return func(h *Handler) { h.health = v } }
 
+// WithMeasurements makes decisions use what the proxies report (store.Measurements): measured
+// client RTTs over the latency table, and in-flight loads against pools' max_inflight.
+func WithMeasurements(m Measurements) Option { return func(h *Handler) { h.measured = m } }
+
 // NewHandler builds a handler serving cfg. Metrics register on reg.
 func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Handler, error) {
 	h := &Handler{log: log.With("component", "dns"), geoChanged: make(chan struct{}, 1)}
@@ -82,7 +88,7 @@ func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer,
 		o(h)
 	}
 	h.metrics = newMetrics(reg, func() float64 { return float64(h.snap.Load().cache.len()) })
-	reg.MustRegister(endpointUp{h})
+	reg.MustRegister(endpointUp{h}, fullEndpoints{h})
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
 	}
@@ -136,7 +142,10 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		services: services,
 		health:   h.health,
 		nets:     overrides,
-		latency:  latency,
+		latency:  newRTTSource(latency, h.measured),
+	}
+	if h.measured != nil {
+		s.load = h.measured
 	}
 	s.fastServices = fastServices(zs, services, h.metrics)
 	if db != nil {

@@ -13,5 +13,9 @@
 //	_ = s.Record(ctx, observation)    // health.Sink: durable when it returns nil
 //	up := s.View().State("eu/192.0.2.1") == health.Up
 //
+// Beside it, in memory only, Measurements holds what the proxies report (proxy/feedback):
+// client RTTs per prefix and region and backends' in-flight loads, each for a few report
+// intervals; the DNS path reads it without locks too.
+//
 // The package does not probe (see health) and does not choose endpoints (see dns/policy).
 package store

@@ -121,6 +121,7 @@ func (d *decider) order(ps []ranked) {
 		measured := orderLatency(c, d.r.Latency, ps, tol)
 		if d.r.Explain {
 			d.stepf("order latency: %s → %s", latencyFrom(c.Loc, measured, len(ps), tol), tiersString(ps))
+			d.rttSources(ps)
 		}
 	default:
 		orderFailover(ps)
@@ -146,7 +147,7 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 			p, start := rp.pool, len(c)
 			for e := range p.Endpoints {
 				ep := &p.Endpoints[e]
-				if usable(ep, fam) && (hv == nil || hv.State(ep.ID).Serving()) {
+				if usable(ep, fam) && (hv == nil || hv.State(ep.ID).Serving()) && !d.full(p, ep) {
 					c = append(c, cand{ep: ep, pool: p})
 				}
 			}
@@ -169,6 +170,22 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 		i = j
 	}
 	return c
+}
+
+// full reports whether the proxies say ep has p.MaxInFlight requests in flight or more: it
+// then counts as not serving (it is not down: health never hears of it).
+func (d *decider) full(p *Pool, ep *Endpoint) bool {
+	if p.MaxInFlight <= 0 || d.r.Load == nil {
+		return false
+	}
+	n, ok := d.r.Load.InFlight(ep.ID)
+	if !ok || n < int64(p.MaxInFlight) {
+		return false
+	}
+	if d.r.Explain {
+		d.stepf("endpoint %s full (in-flight %d >= max_inflight %d)", ep.ID, n, p.MaxInFlight)
+	}
+	return true
 }
 
 // changedRecently reports whether an enabled endpoint of p changed state within r.Recently.

@@ -12,7 +12,10 @@
 // is not consulted, because it stands in for pools that are down, not for a family the
 // service does not have. An endpoint is serving unless the HealthView says health.Down:
 // health.Unknown counts as up, so names without monitors, or not probed yet, keep answering.
-// A nil HealthView means every endpoint is Unknown. A pool is eligible while its serving
+// A nil HealthView means every endpoint is Unknown. An endpoint of a pool with MaxInFlight > 0
+// whose proxies report (Request.Load) at least that many requests in flight is full and not
+// serving either, though health never hears of it: a pool of full endpoints spills to the
+// next tier as if it were down, and the answer is Degraded. A pool is eligible while its serving
 // endpoints number at least min(MinHealthy, its enabled endpoints of the family); a
 // MinHealthy below 1 counts as 1.
 //

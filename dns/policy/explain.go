@@ -37,6 +37,23 @@ func latencyFrom(loc Location, measured, pools int, tol float64) string {
 	return fmt.Sprintf("RTT measured for %d of %d pools, tolerance %g%%, the rest by proximity", measured, pools, tol*100)
 }
 
+// rttSources adds a step per measured pool naming where its RTT came from, when the latency
+// source can say.
+func (d *decider) rttSources(ps []ranked) {
+	ex, ok := d.r.Latency.(RTTExplainer)
+	if !ok {
+		return
+	}
+	for _, p := range ps {
+		if p.unit != ns || p.pool.Region == nil {
+			continue
+		}
+		if src := ex.ExplainRTT(d.r.Client, p.pool.Region.Name); src != "" {
+			d.stepf("pool %s: RTT %s to %s from %s", p.pool.Name, time.Duration(p.key).Round(100*time.Microsecond), p.pool.Region.Name, src)
+		}
+	}
+}
+
 // locString is "EU/DE/DE-BE", leaving out what the location lacks.
 func locString(loc Location) string {
 	var parts []string

@@ -37,6 +37,9 @@ type Pool struct {
 	// MinHealthy (>= 1): the pool is eligible while at least min(MinHealthy, its enabled
 	// endpoints of the family) are serving.
 	MinHealthy int
+	// MaxInFlight > 0: an endpoint whose proxy reports at least this many requests in flight
+	// (Request.Load) is full and counts as not serving, so the pool spills as if it were down.
+	MaxInFlight int
 }
 
 // Service is one load-balanced name.
@@ -85,7 +88,17 @@ type LatencySource interface {
 	RTT(c Client, region string) (time.Duration, bool)
 }
 
-// Request is the input of one decision.
+// LoadView gives the in-flight load proxies report for an endpoint, when fresh.
+type LoadView interface {
+	InFlight(endpointID string) (int64, bool)
+}
+
+// RTTExplainer is a LatencySource that can say where an RTT came from ("latency table",
+// "proxy measurement of …"); Decide asks it only when explaining.
+type RTTExplainer interface {
+	ExplainRTT(c Client, region string) string
+}
+
 // SinceView is a HealthView that also knows when an endpoint's state last changed: a decision
 // over an endpoint that changed within Request.Recently is Degraded.
 type SinceView interface {
@@ -93,12 +106,14 @@ type SinceView interface {
 	Since(endpointID string) time.Time
 }
 
+// Request is the input of one decision.
 type Request struct {
 	Service *Service
 	Client  Client
 	Family  int           // 4 for A, 6 for AAAA: only endpoints of that family count
 	Health  HealthView    // nil: everything Unknown, so serving
 	Latency LatencySource // may be nil
+	Load    LoadView      // nil: no endpoint is ever full
 	Explain bool          // fill Decision.Steps
 	// Recently: with a SinceView, an endpoint of a pool the walk looks at whose state changed
 	// less than this long before Now makes the decision Degraded (a state-aware TTL keeps
