@@ -49,6 +49,10 @@ type API struct {
 	// as SIGHUP does and returns the problems of a rejected one, which leaves the running
 	// config serving.
 	Reload func() error
+	// Proxy, when not nil, lists the local proxy's backends for GET /api/v1/proxy (web/proxy.go).
+	Proxy func() []ProxyBackend
+	// Demo, when not nil, lets the dashboard stop and start the demo backends (web/demo.go).
+	Demo Demo
 }
 
 // api serves /api/v1.
@@ -65,6 +69,9 @@ type api struct {
 	stop   <-chan struct{} // closed when the server shuts down: ends the event streams
 	// sampler, when not nil, keeps the answer rates for /api/v1/stats and the stream (stats.go).
 	sampler *sampler
+	// proxies, when not nil, lists the local proxy's backends for /api/v1/proxy (proxy.go).
+	proxies func() []ProxyBackend
+	demo    Demo // nil: no demo backends (demo.go)
 }
 
 func (a *api) register(mux *http.ServeMux) {
@@ -88,6 +95,12 @@ func (a *api) register(mux *http.ServeMux) {
 	}
 	if a.reload != nil {
 		mux.HandleFunc("/api/v1/reload", a.only("POST", a.reloadConfig))
+	}
+	if a.proxies != nil {
+		mux.HandleFunc("/api/v1/proxy", a.only("GET", a.proxy))
+	}
+	if a.demo != nil {
+		a.demoRoutes(mux)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
@@ -397,5 +410,5 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
-		regs: c.Regions, cfg: c.Config, reload: c.Reload, stop: s.stop, sampler: s.sampler}
+		regs: c.Regions, cfg: c.Config, reload: c.Reload, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler}
 }

@@ -26,6 +26,9 @@ commands:
                     override an endpoint (ENDPOINT is pool/address, as status shows it)
   undrain [-api URL] -token-file FILE ENDPOINT
                     clear the endpoint's override: its probers decide again
+  proxy -c FILE [-node URL]
+                    run only the config's proxy listeners (no DNS); health from that node's
+                    endpoint states and overrides, or from running the monitors here
   probe -name NAME -node URL [-node URL ...] -secret-file FILE
                     probe the nodes' endpoints from here and send them what this prober sees
   version           print the version
@@ -51,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return override(args[0], args[1:], stdout, stderr)
 	case "probe":
 		return probe(ctx, args[1:], stderr)
+	case "proxy":
+		return runProxy(ctx, args[1:], stdout, stderr)
 	case "version":
 		v, r := web.Version()
 		fmt.Fprintf(stdout, "meridian %s (%s)\n", v, r)

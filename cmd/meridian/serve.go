@@ -23,6 +23,8 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/proxy"
+	"github.com/meridian-gslb/meridian/proxy/feedback"
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/web"
 )
@@ -75,21 +77,39 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	api.Health = st
-	targets, rules := healthPlan(cfg)
+	targets, rules := fullPlan(cfg)
 	st.SetRules(rules)
 	var plan atomic.Pointer[[]health.Target] // what remote probers fetch; follows reloads
-	plan.Store(&targets)
+	plan.Store(remotePlan(targets))
+	meas := store.NewMeasurements(store.MeasureOptions{Registerer: reg}) // what proxies report
 	if peerSecret != "" {
-		api.Peer = &web.Peer{Secret: []byte(peerSecret), Sink: st, Plan: func() []health.Target { return *plan.Load() }}
+		api.Peer = &web.Peer{Secret: []byte(peerSecret), Sink: st, Plan: func() []health.Target { return *plan.Load() }, Feedback: meas}
 	}
-	h, err := dns.NewHandler(cfg, log, reg, dns.WithHealth(healthView{st}))
+	h, err := dns.NewHandler(cfg, log, reg, dns.WithHealth(healthView{st}), dns.WithMeasurements(meas))
 	if err != nil {
 		return err
 	}
 	api.Services = h
+	var demo *demo // the embedded config's demo backends
+	if *path == "" {
+		demo = newDemo(cfg, log)
+		defer demo.Close()
+		api.Demo = demo
+	}
 	sched := health.NewScheduler(cfg.Server.Node, targets, health.Probers(), st,
 		health.SchedulerOptions{Logger: log, Registerer: reg})
-	rl := &reloader{path: *path, h: h, st: st, sched: sched, plan: &plan, regions: &regions, log: log, stderr: stderr}
+	var proxies *proxy.Set // the local proxy listeners, when the config has any
+	var rec *feedback.Recorder
+	if len(cfg.Proxies) > 0 {
+		rec = feedback.NewRecorder(feedback.Options{Proxy: cfg.Server.Node, Region: cfg.Proxies[0].Region, Logger: log, Registerer: reg,
+			Loads: func() []feedback.BackendLoad { return feedback.Loads(proxies.InFlight()) }})
+		if proxies, err = proxy.New(cfg, proxy.Options{Logger: log, Registerer: reg, Feedback: rec}); err != nil {
+			return err
+		}
+		proxies.ApplyHealth(viewHealth(st.View()))
+		api.Proxy = proxyBackends(proxies)
+	}
+	rl := &reloader{path: *path, h: h, st: st, sched: sched, plan: &plan, regions: &regions, proxies: proxies, log: log, stderr: stderr}
 	rl.running.Store(cfg)
 	api.Config, api.Reload = rl.config, rl.reload
 	dnsSrv := dns.NewServer(h, log, cfg.Server.UDPSockets)
@@ -104,7 +124,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if proxies != nil {
+		if err := proxies.Listen(); err != nil {
+			dnsSrv.Close()
+			return err
+		}
+	}
 	greet(stdout, cfg, dnsSrv, webSrv)
+	if demo != nil {
+		greetDemo(stdout, cfg, dnsSrv, webSrv)
+	}
+	if proxies != nil {
+		greetProxies(stdout, cfg, proxies)
+	}
 	log.Info("serving", "config", cfg.Source, "zones", len(cfg.Zones), "node", cfg.Server.Node)
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -113,8 +145,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		g.Go(func() error { return webSrv.Run(ctx) })
 	}
 	g.Go(func() error { return sched.Run(ctx) })
+	if demo != nil {
+		g.Go(func() error { return demo.run(ctx) })
+	}
 	g.Go(func() error { return reloadOnHUP(ctx, rl) })
 	g.Go(func() error { h.WatchGeo(ctx); return nil })
+	if proxies != nil {
+		g.Go(func() error { return proxies.Run(ctx) })
+		g.Go(func() error { followStore(ctx, st, proxies); return nil })
+		g.Go(func() error { return feedback.NewReporter(rec, meas, feedback.ReporterOptions{Logger: log}).Run(ctx) })
+	}
 	err = g.Wait()
 	log.Info("stopped")
 	return err
@@ -137,6 +177,7 @@ type reloader struct {
 	sched   *health.Scheduler
 	plan    *atomic.Pointer[[]health.Target]
 	regions *atomic.Pointer[[]web.RegionInfo]
+	proxies *proxy.Set // nil: the config had no proxy listener at start
 	log     *slog.Logger
 	stderr  io.Writer
 }
@@ -153,6 +194,9 @@ func (r *reloader) reload() error {
 	cfg, err := loadConfig(r.path)
 	if err == nil {
 		err = r.h.Reload(cfg)
+	}
+	if err == nil && r.proxies != nil {
+		err = r.proxies.Reload(cfg)
 	}
 	if err != nil {
 		// Problems go to stderr as they are, one per line, like `meridian check` prints them.
@@ -171,10 +215,13 @@ func (r *reloader) reload() error {
 		cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir {
 		r.log.Warn("listener or data_dir changes take effect at the next restart")
 	}
-	targets, rules := healthPlan(cfg)
+	if r.proxies == nil && len(cfg.Proxies) > 0 {
+		r.log.Warn("proxy listeners start at the next restart")
+	}
+	targets, rules := fullPlan(cfg)
 	r.st.SetRules(rules)
 	r.sched.Replace(targets)
-	r.plan.Store(&targets)
+	r.plan.Store(remotePlan(targets))
 	r.regions.Store(regionInfo(cfg))
 	r.running.Store(cfg)
 	r.log.Info("config reloaded", "config", r.path, "zones", len(cfg.Zones), "probe_targets", len(targets))
@@ -193,6 +240,11 @@ func reloadOnHUP(ctx context.Context, r *reloader) error {
 		case <-hup:
 		}
 		_ = r.reload() // logged; the running config keeps serving
+		if r.proxies != nil {
+			if err := r.proxies.ReloadCerts(); err != nil {
+				r.log.Error("certificates not reloaded; still serving the previous ones", "err", err)
+			}
+		}
 	}
 }
 
@@ -216,6 +268,24 @@ func greet(w io.Writer, cfg *config.Config, d *dns.Server, ws *web.Server) {
 	}
 	if name := sampleName(cfg); name != "" && len(addrs) > 0 {
 		fmt.Fprintf(w, "meridian: try  dig @%s -p %d %s\n", addrs[0].Addr(), addrs[0].Port(), name)
+	}
+}
+
+// greetDemo tells a new user what to try on the embedded demo.
+func greetDemo(w io.Writer, cfg *config.Config, d *dns.Server, ws *web.Server) {
+	addrs := d.Addrs()
+	if len(addrs) == 0 {
+		return
+	}
+	a := addrs[0]
+	fmt.Fprintf(w, "meridian: demo backends answer on port 18080 of the demo pools' addresses; try\n")
+	fmt.Fprintf(w, "    dig @%s -p %d lb.example.test                           # failover: us-east first\n", a.Addr(), a.Port())
+	fmt.Fprintf(w, "    dig @%s -p %d geo.example.test +subnet=198.51.100.0/24  # geo: eu-central\n", a.Addr(), a.Port())
+	for _, p := range cfg.Proxies {
+		fmt.Fprintf(w, "    curl -i http://%s/                                # the local proxy over pool %s\n", p.Listen, p.Pool)
+	}
+	if ws != nil {
+		fmt.Fprintf(w, "  then stop us-east on the dashboard, http://%s/, and watch lb.example.test move to eu-central\n", ws.Addr())
 	}
 }
 

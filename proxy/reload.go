@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/proxy/balance"
+	"github.com/meridian-gslb/meridian/proxy/l7"
+)
+
+// Reload applies cfg to the running listeners: backends and routes are swapped in (keeping
+// the Upstreams that stay, by ID, so their in-flight counts and ejections survive); every
+// other change (listen address, mode, TLS files, timeouts, limits, outlier settings) and
+// listeners added or removed take effect at the next restart, and are logged so.
+// Certificates are re-read by ReloadCerts, not here. On an error nothing is changed.
+func (s *Set) Reload(cfg *config.Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type swap struct {
+		l      *listener
+		ups    map[string]*balance.Upstream
+		routes []*l7.Route
+		tcp    []*balance.Upstream
+		sel    balance.Selector
+	}
+	var swaps []swap
+	var errs []error
+	for _, l := range s.listeners {
+		pc, ok := cfg.Proxy(l.name)
+		if !ok {
+			s.log.Warn("proxy listener removed from the config; it stops at the next restart", "listener", l.name)
+			continue
+		}
+		if !sameStatic(l.cfg, pc) {
+			s.log.Warn("proxy listener settings changed; they take effect at the next restart (backends and routes change now)",
+				"listener", pc.Name)
+		}
+		b := newUpstreams(pc.Name, l.ups)
+		sw := swap{l: l}
+		var err error
+		if l.l4 != nil {
+			sw.tcp, sw.sel, err = b.tcpBackends(cfg, pc)
+		} else {
+			sw.routes, err = b.routes(cfg, pc)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("proxy %s: %w", pc.Name, err))
+			continue
+		}
+		sw.ups = b.next
+		swaps = append(swaps, sw)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, pc := range cfg.Proxies {
+		if !s.has(pc.Name) {
+			s.log.Warn("new proxy listener; it starts at the next restart", "listener", pc.Name, "listen", pc.Listen)
+		}
+	}
+	for _, sw := range swaps {
+		for _, u := range sw.ups {
+			applyHealth(u, s.health) // new ones get the known state before they take work
+		}
+		if sw.l.l4 != nil {
+			sw.l.l4.SetBackends(sw.tcp, sw.sel)
+		} else {
+			sw.l.l7.SetRoutes(sw.routes)
+		}
+		kept := 0
+		for k := range sw.ups {
+			if sw.l.ups[k] != nil {
+				kept++
+			}
+		}
+		sw.l.ups = sw.ups
+		pc, _ := cfg.Proxy(sw.l.name)
+		sw.l.cfg = withRouting(sw.l.cfg, pc)
+		s.log.Info("proxy backends reloaded", "listener", pc.Name, "backends", len(sw.ups), "kept", kept)
+	}
+	return nil
+}
+
+func (s *Set) has(name string) bool {
+	for _, l := range s.listeners {
+		if l.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// routing zeroes the fields a reload applies at once, leaving those that need a restart.
+func routing(p config.Proxy) config.Proxy {
+	p.Pool, p.Port, p.Backends, p.Routes = "", 0, nil, nil
+	p.Algorithm, p.HashKey, p.Sticky, p.Monitor, p.Region, p.Line = "", "", nil, "", "", 0
+	return p
+}
+
+// sameStatic reports whether a and b differ only in what a reload applies at once.
+func sameStatic(a, b config.Proxy) bool { return reflect.DeepEqual(routing(a), routing(b)) }
+
+// withRouting is running with next's routing fields: what the listener now runs.
+func withRouting(running, next config.Proxy) config.Proxy {
+	out := running
+	out.Pool, out.Port, out.Backends, out.Routes = next.Pool, next.Port, next.Backends, next.Routes
+	out.Algorithm, out.HashKey, out.Sticky, out.Monitor, out.Region, out.Line = next.Algorithm, next.HashKey, next.Sticky, next.Monitor, next.Region, next.Line
+	return out
+}
