@@ -7,6 +7,7 @@
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_EVENTS = 50;
 let regions = [];   // from /api/v1/regions
+let demo = null;    // region → its demo backends (GET /api/v1/demo), or null: not the demo
 let services = [];  // the latest "services" message
 const events = new Map(); // seq → event
 // Answers per second, oldest first, from the "stats" messages: the whole series at connect,
@@ -76,7 +77,8 @@ function renderMap() {
     const where = r.has_coords ? `${r.lat.toFixed(1)}°, ${r.lon.toFixed(1)}°` : "no coordinates";
     items.push(el("li", { "data-region": r.name, "data-state": state },
       el("span", {}, el("span", { class: "dot", "data-state": state, "aria-hidden": "true" }), el("b", {}, r.name), " ", el("span", { class: "where" }, where)),
-      el("span", { class: "region-side" }, rateView("region", r.name), el("span", { class: "badge", "data-state": state }, state))));
+      el("span", { class: "region-side" }, rateView("region", r.name), el("span", { class: "badge", "data-state": state }, state),
+        ...demoControl(r.name))));
     if (!r.has_coords) continue;
     // Equirectangular: x = lon + 180, y = 90 − lat on a 360 × 180 view box.
     const x = r.lon + 180, y = 90 - r.lat;
@@ -89,6 +91,40 @@ function renderMap() {
   svg.replaceChildren(el("svg:rect", { width: 360, height: 180, fill: "none" }), grid, dots);
   list.replaceChildren(...items);
   if (items.length === 0) list.append(el("li", {}, "No regions configured."));
+}
+
+// ---- Demo: stop and start a region's demo backends (embedded config only) ----
+
+async function loadDemo() {
+  try {
+    const r = await fetch("/api/v1/demo");
+    if (r.ok) setDemo((await r.json()).regions || []);
+  } catch (_) { /* not the demo */ }
+}
+
+function setDemo(list) {
+  demo = new Map(list.map(d => [d.name, d]));
+  document.getElementById("demo-note").hidden = false;
+}
+
+// demoControl is the stop/start button of a region with demo backends, or nothing.
+function demoControl(region) {
+  const d = demo && demo.get(region);
+  if (!d) return [];
+  const action = d.running ? "stop" : "start";
+  const b = el("button", { type: "button", class: "demo-btn", "data-demo-region": region, "data-demo-action": action,
+    title: `${d.running ? "Stop" : "Start"} the demo backends ${d.backends.join(", ")}` },
+    d.running ? "Stop backends" : "Start backends");
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      const r = await fetch(`/api/v1/demo/${encodeURIComponent(region)}/${action}`, { method: "POST" });
+      if (r.ok) setDemo((await r.json()).regions || []);
+    } finally {
+      renderMap();
+    }
+  });
+  return [b];
 }
 
 // ---- Answer rates: a sparkline and the latest q/s per service and region ----
@@ -517,7 +553,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   route();
   window.addEventListener("hashchange", route);
   renderEvents();
-  await loadRegions();
+  await Promise.all([loadRegions(), loadDemo()]);
   renderMap();
   connect();
 });
