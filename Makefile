@@ -26,13 +26,15 @@ test: geodata
 	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -race -count=1 ./...
 
 # Go micro-benchmarks, then dnsperf against Meridian and gdnsd side by side: a static name, then
-# a geo-steered name with ECS (gdnsd's geoip plugin, the same GeoLite2 database).
+# a geo-steered name with ECS (gdnsd's geoip plugin, the same GeoLite2 database); then wrk against
+# Meridian's proxy and HAProxy, L7 and L4, in front of the same three nginx backends.
 bench: bench-go geodata
 	bash test/bench/dns.sh -m static
 	bash test/bench/dns.sh -m geo -g $(GEODIR)
+	bash test/bench/proxy.sh -r 3 -d 10 -c 64 -p /
 
 bench-go: geodata
-	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -run '^$$' -bench . -benchmem ./dns/... ./geo/... ./store/...
+	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -run '^$$' -bench . -benchmem ./dns/... ./geo/... ./store/... ./proxy/...
 	MERIDIAN_SCHED_BENCH=1 $(GO) test -count=1 -run 'TestSchedulerScale$$' -v ./health/
 
 # Coverage-guided fuzzing of the DNS request handler, bounded by FUZZTIME.
