@@ -120,7 +120,7 @@ func decodeService(o *obj, key string, z Zone, g *gslb) (Service, bool) {
 	}
 	switch s.Policy {
 	case "geo", "proximity", "latency":
-		if len(g.geo.Databases) == 0 && len(g.geo.Nets) == 0 {
+		if len(g.geo.Databases) == 0 && len(g.geo.Nets) == 0 && (s.Policy != "latency" || g.geo.Latency == "") {
 			o.problem(pv, "policy", "policy %q locates clients, which needs [geo] databases = [\"GeoLite2-City.mmdb\"] or [geo.nets]", s.Policy)
 		}
 	}

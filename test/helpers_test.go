@@ -167,6 +167,7 @@ func startNode(t *testing.T, dir string, p ports, args ...string) *node {
 		}
 		select {
 		case err := <-n.done:
+			n.done <- err // for the cleanup, which waits for the exit
 			t.Fatalf("meridian exited before ready: %v\nstderr:\n%s", err, n.stderr.String())
 		default:
 		}
