@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ type clientConn struct {
 	auth  []byte // authority: the absolute-form target's, else the Host header
 	out   []byte // scratch for heads written
 	tried tried
+	yield bool // yield before waiting for a backend's answer (see yieldForAnswer)
 }
 
 // serveConn runs the HTTP/1.1 engine, or hands a TLS connection that chose h2 to net/http.
@@ -69,6 +71,7 @@ func (s *Server) serveConn(nc net.Conn, tcp *net.TCPConn) {
 	c := s.bufs.conns.Get().(*clientConn)
 	c.s, c.nc, c.tcp, c.proto = s, nc, tcp, proto
 	c.ip = clientIP(nc.RemoteAddr())
+	c.yield = runtime.GOMAXPROCS(0) == 1
 	c.state.Store(stateIdle)
 	c.br = s.bufs.reader(nc)
 	c.bw = s.bufs.writer(nc)

@@ -3,6 +3,7 @@ package l7
 import (
 	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -174,6 +175,7 @@ func (c *clientConn) exchange(rt *route, p pickResult, u *balance.Upstream, pool
 		pool.discard(bc)
 		return outStale, false
 	}
+	c.yieldForAnswer(bc)
 
 	r := &c.resp
 	for {
@@ -256,6 +258,20 @@ func (c *clientConn) exchange(rt *route, p pickResult, u *balance.Upstream, pool
 	}
 	s.m.request(u.ID, r.status, start, in, out)
 	return outDone, keep && e.ok()
+}
+
+// yieldForAnswer lets the other connections run while the backend prepares its answer,
+// when the proxy runs on one P. Under load, by the time this goroutine runs again the
+// answer is usually there, and the read that follows neither fails with EAGAIN nor parks
+// the goroutine in the network poller: a system call and a wake-up saved per request
+// (loopback benchmark, GOMAXPROCS=1: about +10% requests per CPU-second and a lower p99).
+// Idle, the yield returns at once. With several Ps it is not done: the yielded goroutines
+// keep the run queues busy and delay the network poller, whose parked goroutines then wait
+// for the runtime's 10 ms background poll (p99 went from 5 to 7-12 ms in the same test).
+func (c *clientConn) yieldForAnswer(bc *backendConn) {
+	if c.yield && bc.br.Buffered() == 0 {
+		runtime.Gosched()
+	}
 }
 
 // Response body framings.

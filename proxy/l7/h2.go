@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridian-gslb/meridian/proxy/balance"
@@ -24,6 +25,7 @@ import (
 // initH2 builds the HTTP/2 side; called once TLS is configured.
 func (s *Server) initH2() {
 	s.h2ln = &chanListener{ch: make(chan net.Conn), done: make(chan struct{})}
+	s.h2fl = &h2flight{m: make(map[*h2attempt]struct{})}
 	s.h2tr = &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: s.o.BackendTimeout}).DialContext,
 		MaxIdleConnsPerHost:   64,
@@ -59,6 +61,8 @@ type h2req struct {
 	u     *balance.Upstream
 	code  int
 	start time.Time
+	in    atomic.Int64 // request body bytes sent on (the transport reads them on its own goroutine)
+	out   atomic.Int64 // response body bytes relayed
 }
 
 func (q *h2req) host() string     { return q.r.Host }
@@ -103,7 +107,7 @@ func (s *Server) serveH2(w http.ResponseWriter, r *http.Request, rp *httputil.Re
 	if q.u != nil {
 		backend = q.u.ID
 	}
-	s.m.request(backend, q.code, q.start, max(r.ContentLength, 0), 0)
+	s.m.request(backend, q.code, q.start, q.in.Load(), q.out.Load())
 }
 
 func (s *Server) h2Rewrite(pr *httputil.ProxyRequest) {
@@ -159,8 +163,8 @@ func (s *Server) h2Error(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	case errors.As(err, &ne) && ne.Timeout():
 		code = 504
-	case errors.Is(err, context.Canceled):
-		code = 499
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		code = 499 // the client went away; otherwise the sweeper ended a drained backend's attempt
 	}
 	q.code = code
 	s.o.Logger.Debug("h2 proxy error", "err", err, "code", code)
@@ -179,7 +183,7 @@ func (t h2RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	idem := idempotent(req.Method)
 	var body *h2Body
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &h2Body{rc: req.Body}
+		body = &h2Body{rc: req.Body, n: &q.in}
 	}
 	failed := false
 	for attempt := 0; ; attempt++ {
@@ -188,19 +192,21 @@ func (t h2RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, errNoBackend{full: p.full, failed: failed}
 		}
 		u := q.rt.r.Backends[p.idx]
-		out := *req
+		a := s.h2fl.add(req.Context(), u)
+		out := req.WithContext(a.ctx)
 		url := *req.URL
 		url.Host = u.Addr
 		out.URL = &url
 		if body != nil {
 			out.Body = body
 		}
-		resp, err := s.h2tr.RoundTrip(&out)
+		resp, err := s.h2tr.RoundTrip(out)
 		if err == nil {
 			q.u, q.pick = u, p
-			resp.Body = &releaseBody{ReadCloser: resp.Body, u: u}
+			resp.Body = &releaseBody{ReadCloser: resp.Body, u: u, a: a, fl: s.h2fl, n: &q.out}
 			return resp, nil
 		}
+		s.h2fl.done(a)
 		u.Release()
 		u.Failed(s.o.Outlier)
 		q.tried.add(u)
@@ -218,25 +224,90 @@ func (t h2RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// h2Body lets a request body survive a failed attempt that did not read it.
+// h2Body lets a request body survive a failed attempt that did not read it, and counts
+// the bytes sent on.
 type h2Body struct {
 	rc   io.ReadCloser
 	read bool
+	n    *atomic.Int64
 }
 
-func (b *h2Body) Read(p []byte) (int, error) { b.read = true; return b.rc.Read(p) }
-func (b *h2Body) Close() error               { return nil } // the server closes the original
+func (b *h2Body) Read(p []byte) (int, error) {
+	b.read = true
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
 
-// releaseBody ends the backend's in-flight count when the response body is closed.
+func (b *h2Body) Close() error { return nil } // the server closes the original
+
+// releaseBody counts the response body bytes relayed and, when the body is closed, ends
+// the backend's in-flight count and the attempt's registration.
 type releaseBody struct {
 	io.ReadCloser
 	u    *balance.Upstream
+	a    *h2attempt
+	fl   *h2flight
+	n    *atomic.Int64
 	once sync.Once
 }
 
+func (b *releaseBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
 func (b *releaseBody) Close() error {
-	b.once.Do(b.u.Release)
-	return b.ReadCloser.Close()
+	err := b.ReadCloser.Close()
+	b.once.Do(func() {
+		b.fl.done(b.a)
+		b.u.Release()
+	})
+	return err
+}
+
+// h2flight holds the HTTP/2 requests in flight to the backends, so that the sweeper can
+// end those to a backend draining for longer than DrainTimeout, as it closes the HTTP/1.1
+// engine's connections (the stock Transport's connections are not the listener's to close
+// one by one).
+type h2flight struct {
+	mu sync.Mutex
+	m  map[*h2attempt]struct{}
+}
+
+// h2attempt is one request sent to u; cancelling ctx aborts it and its connection.
+type h2attempt struct {
+	u      *balance.Upstream
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (f *h2flight) add(parent context.Context, u *balance.Upstream) *h2attempt {
+	ctx, cancel := context.WithCancel(parent)
+	a := &h2attempt{u: u, ctx: ctx, cancel: cancel}
+	f.mu.Lock()
+	f.m[a] = struct{}{}
+	f.mu.Unlock()
+	return a
+}
+
+func (f *h2flight) done(a *h2attempt) {
+	f.mu.Lock()
+	delete(f.m, a)
+	f.mu.Unlock()
+	a.cancel()
+}
+
+// sweep aborts the requests to backends draining for longer than drainTimeout.
+func (f *h2flight) sweep(now time.Time, drainTimeout time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for a := range f.m {
+		if since := a.u.DrainingSince(); !since.IsZero() && now.Sub(since) > drainTimeout {
+			a.cancel() // the body read fails; releaseBody.Close then removes it
+		}
+	}
 }
 
 type h2BufPool struct{ p *sync.Pool }

@@ -38,6 +38,7 @@ type Server struct {
 	h2    *http.Server
 	h2ln  *chanListener
 	h2tr  *http.Transport
+	h2fl  *h2flight
 }
 
 // New validates o and, for TLS, loads the certificates; the error names the file.
@@ -283,6 +284,7 @@ func (s *Server) sweepLoop(ctx context.Context) {
 			s.poolMu.Unlock()
 			if down && s.h2tr != nil {
 				s.h2tr.CloseIdleConnections() // never reuse one to a backend out of selection
+				s.h2fl.sweep(now, s.o.DrainTimeout)
 			}
 			if n++; s.lim != nil && n%240 == 0 {
 				s.lim.sweep(now)
