@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -187,6 +188,31 @@ func (s *Set) Addr(name string) net.Addr {
 
 // Len is the number of listeners.
 func (s *Set) Len() int { return len(s.listeners) }
+
+// Loops is how many L4 event loops the listeners run. Each sleeps in the kernel holding a Go
+// P (as the DNS server's UDP readers do): the process should have that many more GOMAXPROCS
+// while Run runs (see AddProcs).
+func (s *Set) Loops() int {
+	n := 0
+	for _, l := range s.listeners {
+		if l.l4 != nil {
+			n += l.l4.Loops()
+		}
+	}
+	return n
+}
+
+// AddProcs raises GOMAXPROCS by Loops and returns the function that lowers it again. Call it
+// before starting anything else that changes GOMAXPROCS (the DNS server does, in its Run), and
+// restore after everything stopped, so the changes never interleave.
+func (s *Set) AddProcs() (restore func()) {
+	n := s.Loops()
+	if n == 0 {
+		return func() {}
+	}
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
+	return func() { runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)-n)) }
+}
 
 // ReloadCerts re-reads the certificate files of every TLS listener (SIGHUP).
 func (s *Set) ReloadCerts() error {

@@ -40,7 +40,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secretFile := fs.String("secret-file", "", "file holding the node's [server] peer_secret: with -node, send it feedback (client RTTs, backend loads)")
 	name := fs.String("name", "", "this proxy's name in its feedback reports (default: the host name)")
 	every := fs.Duration("feedback", feedback.DefaultInterval, "how often to send feedback to the node")
-	procs := fs.Int("procs", 0, "Go scheduler slots (GOMAXPROCS) for the proxy; 0: one per CPU. 1 gives the lowest tail latency on a busy box, like HAProxy's nbthread 1")
+	procs := fs.Int("procs", 0, "Go scheduler slots (GOMAXPROCS) for the proxy, besides one per tcp event loop; 0: one per CPU. 1 gives the lowest tail latency on a busy box, like HAProxy's nbthread 1")
 	if err := fs.Parse(args); err != nil {
 		return errQuiet
 	}
@@ -92,6 +92,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	greetProxies(stdout, cfg, set)
 
+	defer set.AddProcs()() // the L4 event loops' own Ps, on top of -procs
 	g, gctx := errgroup.WithContext(ctx)
 	var sched *health.Scheduler
 	if *node != "" {

@@ -139,6 +139,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("serving", "config", cfg.Source, "zones", len(cfg.Zones), "node", cfg.Server.Node)
 
+	if proxies != nil {
+		defer proxies.AddProcs()() // before the DNS server's own change, undone after it
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return dnsSrv.Run(ctx) })
 	if webSrv != nil {

@@ -58,8 +58,10 @@ type Options struct {
 	Engine string
 	// Loops is the number of event loops of the epoll engine (0: 1). A loop is one OS thread,
 	// so one core's worth of forwarding; connections are spread over the loops round robin.
-	// A loop waiting in epoll_wait keeps its Go P until the scheduler takes it back, so keep
-	// Loops below GOMAXPROCS: accepting and dialling need a P of their own.
+	// A loop sleeps in epoll_wait as a raw system call and keeps its Go P meanwhile (as the
+	// DNS server's UDP readers do): give the process Loops() more GOMAXPROCS than it would
+	// otherwise have (meridian serve and meridian proxy do), or accepting, dialling and the
+	// rest of the process wait for the loops.
 	Loops int
 }
 
@@ -200,6 +202,15 @@ func (s *Server) Addr() net.Addr {
 		return nil
 	}
 	return s.ln.Addr()
+}
+
+// Loops is how many event loops Serve runs, each holding a P while it waits: 0 for the go
+// engine.
+func (s *Server) Loops() int {
+	if s.o.Engine != "epoll" {
+		return 0
+	}
+	return s.o.Loops
 }
 
 // Serve accepts connections until ctx is done, then stops accepting at once, lets open
