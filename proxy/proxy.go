@@ -128,6 +128,7 @@ func (s *Set) newListener(cfg *config.Config, pc config.Proxy) (*listener, error
 			o.TLS.Certs = append(o.TLS.Certs, l7.CertFiles{Cert: c.Cert, Key: c.Key})
 		}
 	}
+	o.HeldProcs = s.Loops // the L4 loops' Ps run no goroutines
 	l.l7, err = l7.New(o)
 	return l, err
 }

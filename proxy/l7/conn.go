@@ -71,7 +71,7 @@ func (s *Server) serveConn(nc net.Conn, tcp *net.TCPConn) {
 	c := s.bufs.conns.Get().(*clientConn)
 	c.s, c.nc, c.tcp, c.proto = s, nc, tcp, proto
 	c.ip = clientIP(nc.RemoteAddr())
-	c.yield = runtime.GOMAXPROCS(0) == 1
+	c.yield = runtime.GOMAXPROCS(0)-s.heldProcs() == 1
 	c.state.Store(stateIdle)
 	c.br = s.bufs.reader(nc)
 	c.bw = s.bufs.writer(nc)
@@ -306,3 +306,11 @@ func (p *bufPools) writer(nc net.Conn) *bufio.Writer {
 }
 
 func (p *bufPools) putWriter(bw *bufio.Writer) { bw.Reset(nil); p.writers.Put(bw) }
+
+// heldProcs is Options.HeldProcs, or 0.
+func (s *Server) heldProcs() int {
+	if s.o.HeldProcs == nil {
+		return 0
+	}
+	return s.o.HeldProcs()
+}

@@ -37,6 +37,10 @@ type Options struct {
 	Feedback           ConnObserver
 	Metrics            *stats.Metrics
 	Logger             *slog.Logger
+	// HeldProcs, when set, is how many of the process's Go Ps are held by code that runs no
+	// goroutines (the L4 event loops, asleep in the kernel). The engine yields before waiting
+	// for a backend's answer when GOMAXPROCS minus these is 1 (see yieldForAnswer).
+	HeldProcs func() int
 }
 
 // TLS terminates TLS on the listener.
