@@ -27,11 +27,12 @@ test: geodata
 
 # Go micro-benchmarks, then dnsperf against Meridian and gdnsd side by side: a static name, then
 # a geo-steered name with ECS (gdnsd's geoip plugin, the same GeoLite2 database); then wrk against
-# Meridian's proxy and HAProxy, L7 and L4, in front of the same three nginx backends.
+# Meridian's proxy and HAProxy, L7 and L4, in front of the same three nginx backends (-P 1: the
+# proxy at GOMAXPROCS 1, as HAProxy runs one thread).
 bench: bench-go geodata
 	bash test/bench/dns.sh -m static
 	bash test/bench/dns.sh -m geo -g $(GEODIR)
-	bash test/bench/proxy.sh -r 3 -d 10 -c 64 -p /
+	bash test/bench/proxy.sh -r 3 -d 10 -c 64 -p / -P 1
 
 bench-go: geodata
 	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -run '^$$' -bench . -benchmem ./dns/... ./geo/... ./store/... ./proxy/...
