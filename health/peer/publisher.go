@@ -1,12 +1,9 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -187,25 +184,11 @@ func (p *Publisher) send(ctx context.Context, url string, obs []health.Observati
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
+	err = postSigned(ctx, p.c, url, p.secret, p.now(), body)
+	if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusBadRequest {
+		return permanentError{err}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	sign(req.Header, p.secret, p.now(), body)
-	resp, err := p.c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return nil
-	case resp.StatusCode == http.StatusBadRequest:
-		return permanentError{fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))}
-	}
-	return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	return err
 }
 
 // permanentError: the node answered that the batch is malformed.

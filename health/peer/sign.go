@@ -1,11 +1,14 @@
 package peer
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -43,6 +46,35 @@ func sign(h http.Header, secret []byte, now time.Time, body []byte) {
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	h.Set(HeaderSignature, Sign(secret, ts, body))
 }
+
+// postSigned POSTs body (JSON) to url, signed with secret at now, and returns an error unless
+// the node answers 200: a *statusError for any other answer, with the start of its body.
+func postSigned(ctx context.Context, c *http.Client, url string, secret []byte, now time.Time, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	sign(req.Header, secret, now, body)
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return &statusError{code: resp.StatusCode, text: fmt.Sprintf("%s: %s", resp.Status, bytes.TrimSpace(msg))}
+	}
+	return nil
+}
+
+// statusError is a node's answer other than 200.
+type statusError struct {
+	code int
+	text string
+}
+
+func (e *statusError) Error() string { return e.text }
 
 // verify checks a request's headers against body; the error says why it is refused.
 func verify(h http.Header, secret []byte, now time.Time, body []byte) error {
