@@ -195,11 +195,18 @@ func (r *reloader) reload() error {
 	defer r.mu.Unlock()
 	running := r.running.Load()
 	cfg, err := loadConfig(r.path)
-	if err == nil {
-		err = r.h.Reload(cfg)
-	}
+	// The proxies first: their Reload changes nothing on error, and when the DNS handler then
+	// refuses the config (a geo database or latency table that does not load), they go back to
+	// the running config, so DNS and proxies never serve different configs.
 	if err == nil && r.proxies != nil {
 		err = r.proxies.Reload(cfg)
+	}
+	if err == nil {
+		if err = r.h.Reload(cfg); err != nil && r.proxies != nil {
+			if rerr := r.proxies.Reload(running); rerr != nil {
+				r.log.Error("proxies not restored to the running config", "err", rerr)
+			}
+		}
 	}
 	if err != nil {
 		// Problems go to stderr as they are, one per line, like `meridian check` prints them.
