@@ -64,12 +64,18 @@ func TestDemo(t *testing.T) {
 		t.Errorf("the demo proxy: %d %q, want 200 from a us-east demo backend", code, body)
 	}
 
+	b.wait("the local proxy's us-east backends shown up", 5*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`#proxy tr[data-proxy-backend="us-east/127.0.1.1"][data-state="up"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#proxy tr[data-proxy-backend="us-east/127.0.1.2"][data-state="up"]`)),
+	)
+
 	clicked := time.Now()
 	shown := b.wait("us-east shown down after its backends were stopped", bound,
 		chromedp.Click(chromedp.CSS(`button[data-demo-region="us-east"][data-demo-action="stop"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#regions li[data-region="us-east"][data-state="down"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#map [data-region="us-east"][data-state="down"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[data-demo-region="us-east"][data-demo-action="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#proxy tr[data-proxy-backend="us-east/127.0.1.1"][data-state="down"]`)),
 	)
 	waitLB("us-east stopped", euCentral, bound)
 	moved := time.Since(clicked)

@@ -127,6 +127,44 @@ function demoControl(region) {
   return [b];
 }
 
+// ---- Local proxy: GET /api/v1/proxy, polled while the page is visible ----
+
+const PROXY_EVERY = 1000; // ms
+
+// proxyState names what a backend does now: serving, draining (drained, or its health went
+// down: in-flight work finishes), ejected (passive outlier detection) or down.
+function proxyState(b) {
+  if (b.available) return "up";
+  if (b.ejected) return "ejected";
+  if (!b.healthy) return "down";
+  return "draining";
+}
+
+async function refreshProxy() {
+  let list;
+  try {
+    const r = await fetch("/api/v1/proxy");
+    if (!r.ok) return false; // no proxy on this node
+    list = (await r.json()).backends || [];
+  } catch (_) { return true; }
+  document.getElementById("proxy").hidden = list.length === 0;
+  const rows = list.map(b => {
+    const st = proxyState(b);
+    return el("tr", { "data-proxy-backend": b.id, "data-state": st },
+      el("td", {}, b.listener),
+      el("td", {}, el("span", { class: "mono" }, b.addr), b.id !== b.addr ? el("span", { class: "muted small" }, ` ${b.id}`) : ""),
+      el("td", {}, el("span", { class: "badge", "data-state": st === "up" ? "up" : st === "down" ? "down" : "degraded" }, st)),
+      el("td", {}, String(b.in_flight)));
+  });
+  document.getElementById("proxy-body").replaceChildren(...rows);
+  return true;
+}
+
+async function followProxy() {
+  if (!(await refreshProxy())) return;
+  setInterval(() => { if (!document.hidden) refreshProxy(); }, PROXY_EVERY);
+}
+
 // ---- Answer rates: a sparkline and the latest q/s per service and region ----
 
 function fmtRate(v) { return v >= 10 ? String(Math.round(v)) : (+v.toFixed(1)).toString(); }
@@ -556,4 +594,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   await Promise.all([loadRegions(), loadDemo()]);
   renderMap();
   connect();
+  followProxy();
 });
