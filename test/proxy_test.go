@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -317,7 +316,7 @@ func TestProxyServe(t *testing.T) {
 	if err := os.WriteFile(spath, []byte(scfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	follower := startProxyCmd(t, sport, "proxy", "-c", spath, "-node", api)
+	follower := startProxyCmd(t, sport, "proxy", "-c", spath, "-node", api).out
 	cli("drain", "a/127.0.1.2")
 	surl := fmt.Sprintf("http://127.0.0.1:%d/", sport)
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -336,38 +335,43 @@ func TestProxyServe(t *testing.T) {
 	}
 }
 
+// proxyProc is a running `meridian proxy` (or other command) process.
+type proxyProc struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer // stdout and stderr
+	done chan struct{}
+	err  error // Wait's, once done is closed
+}
+
 // startProxyCmd runs `meridian args...` and waits until it accepts connections on port; it is
-// killed when the test ends. Its output is returned.
-func startProxyCmd(t *testing.T, port int, args ...string) *syncBuffer {
+// killed when the test ends.
+func startProxyCmd(t *testing.T, port int, args ...string) *proxyProc {
 	t.Helper()
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr, cmd.Stdout = out, out
-	if err := cmd.Start(); err != nil {
+	p := &proxyProc{cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stderr, p.cmd.Stdout = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+		p.cmd.Process.Kill()
+		<-p.done
 		if t.Failed() {
-			t.Logf("meridian %s output:\n%s", args[0], out.String())
+			t.Logf("meridian %s output:\n%s", args[0], p.out.String())
 		}
 	})
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
-			return out
+			return p
 		}
 		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("meridian %s exited: %v\n%s", args[0], err, out.String())
+		case <-p.done:
+			t.Fatalf("meridian %s exited: %v\n%s", args[0], p.err, p.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("meridian %s not listening after 10s\n%s", args[0], out.String())
+			t.Fatalf("meridian %s not listening after 10s\n%s", args[0], p.out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -402,36 +406,9 @@ func TestProxyStandalone(t *testing.T) {
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(proxyStandaloneConfig, lport, bs[0].addr, bs[1].addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
-	cmd := exec.Command(bin, "proxy", "-c", path)
-	cmd.Stderr, cmd.Stdout = stderr, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("meridian proxy output:\n%s", stderr.String())
-		}
-	})
+	p := startProxyCmd(t, lport, "proxy", "-c", path)
+	stderr := p.out
 	url := fmt.Sprintf("http://127.0.0.1:%d/", lport)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", lport)); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("meridian proxy exited: %v\n%s", err, stderr.String())
-		case <-ctx.Done():
-			t.Fatalf("meridian proxy not listening after 10s\n%s", stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	if fails, _ := load(url, 1, 20, nil, false); len(fails) > 0 {
 		t.Fatalf("20 requests through the tcp listener: %d failed: %v", len(fails), fails[0])
 	}
@@ -466,7 +443,7 @@ func TestProxyStandalone(t *testing.T) {
 	if err := os.WriteFile(path, []byte("[proxy.db]\nmode = \"tcp\"\nlisten = \"nope\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Process.Signal(syscall.SIGHUP)
+	p.cmd.Process.Signal(syscall.SIGHUP)
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), "still serving the previous config"); {
 		if time.Now().After(deadline) {
 			t.Fatalf("no rejection logged after SIGHUP with a bad config:\n%s", stderr.String())
@@ -480,11 +457,11 @@ func TestProxyStandalone(t *testing.T) {
 		t.Errorf("after a rejected reload: %d failed: %v", len(fails), fails[0])
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("meridian proxy exit after SIGTERM: %v", err)
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("meridian proxy exit after SIGTERM: %v", p.err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("meridian proxy still running 5s after SIGTERM")
