@@ -190,14 +190,17 @@ func (s *Set) Addr(name string) net.Addr {
 // Len is the number of listeners.
 func (s *Set) Len() int { return len(s.listeners) }
 
-// Loops is how many L4 event loops the listeners run. Each sleeps in the kernel holding a Go
-// P (as the DNS server's UDP readers do): the process should have that many more GOMAXPROCS
-// while Run runs (see AddProcs).
+// Loops is how many event loops the listeners run (L4, and L7 on cleartext listeners). Each
+// sleeps in the kernel holding a Go P (as the DNS server's UDP readers do): the process should
+// have that many more GOMAXPROCS while Run runs (see AddProcs).
 func (s *Set) Loops() int {
 	n := 0
 	for _, l := range s.listeners {
 		if l.l4 != nil {
 			n += l.l4.Loops()
+		}
+		if l.l7 != nil {
+			n += l.l7.Loops()
 		}
 	}
 	return n

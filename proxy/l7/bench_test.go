@@ -58,14 +58,30 @@ func rawBackend(tb testing.TB) *balance.Upstream {
 // backends (round robin over three), metrics on; allocations counted are the whole
 // process's (the raw client and backends allocate nothing per request).
 func BenchmarkProxyGET(b *testing.B) {
-	us := []*balance.Upstream{rawBackend(b), rawBackend(b), rawBackend(b)}
-	_, url := startProxy(b, Options{Metrics: stats.New(prometheus.NewRegistry()),
+	for _, e := range engines() {
+		b.Run(e, func(b *testing.B) {
+			do := smallGETs(b, e)
+			do(100) // warm the pools
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				do(1)
+			}
+		})
+	}
+}
+
+// smallGETs starts a proxy with the engine over three raw backends and returns a function
+// doing n keep-alive GETs through it on one connection.
+func smallGETs(tb testing.TB, engine string) func(n int) {
+	us := []*balance.Upstream{rawBackend(tb), rawBackend(tb), rawBackend(tb)}
+	_, url := startProxy(tb, Options{Engine: engine, Metrics: stats.New(prometheus.NewRegistry()),
 		Routes: []*Route{{Backends: us, Selector: new(balance.RoundRobin)}}})
 	c, err := net.Dial("tcp", url[len("http://"):])
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer c.Close()
+	tb.Cleanup(func() { c.Close() })
 	req := []byte("GET / HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	br := bufio.NewReader(c)
 	body := make([]byte, 13)
@@ -74,7 +90,7 @@ func BenchmarkProxyGET(b *testing.B) {
 		for {
 			line, err := br.ReadSlice('\n')
 			if err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			if len(line) <= 2 {
 				break
@@ -87,22 +103,18 @@ func BenchmarkProxyGET(b *testing.B) {
 			}
 		}
 		if cl != 13 {
-			b.Fatalf("content-length %d", cl)
+			tb.Fatalf("content-length %d", cl)
 		}
 		if _, err := io.ReadFull(br, body); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	for range 100 { // warm the pools
-		c.Write(req)
-		readOne()
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
+	return func(n int) {
+		for range n {
+			if _, err := c.Write(req); err != nil {
+				tb.Fatal(err)
+			}
+			readOne()
 		}
-		readOne()
 	}
 }

@@ -222,8 +222,14 @@ func (c *clientConn) cookie(name string) (string, bool) {
 
 // writeError writes a short plain-text response. retryAfter > 0 adds Retry-After.
 func (c *clientConn) writeError(code int, closeConn bool, retryAfter int) {
+	c.out = appendError(c.out[:0], code, closeConn, retryAfter)
+	c.bw.Write(c.out)
+	c.bw.Flush()
+}
+
+// appendError appends a short plain-text response to b.
+func appendError(b []byte, code int, closeConn bool, retryAfter int) []byte {
 	text := statusText(code)
-	b := c.out[:0]
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
@@ -239,10 +245,7 @@ func (c *clientConn) writeError(code int, closeConn bool, retryAfter int) {
 	}
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, text...)
-	b = append(b, '\n')
-	c.out = b
-	c.bw.Write(b)
-	c.bw.Flush()
+	return append(b, '\n')
 }
 
 func clientIP(a net.Addr) string {

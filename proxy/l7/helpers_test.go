@@ -207,3 +207,19 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 	}
 }
+
+// engines are the engines the cleartext tests run against.
+func engines() []string {
+	if loopSupported {
+		return []string{"go", "loop"}
+	}
+	return []string{"go"}
+}
+
+// forEngines runs f as one subtest per engine.
+func forEngines(t *testing.T, f func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, e := range engines() {
+		t.Run(e, func(t *testing.T) { f(t, e) })
+	}
+}

@@ -37,6 +37,16 @@ type Options struct {
 	Feedback           ConnObserver
 	Metrics            *stats.Metrics
 	Logger             *slog.Logger
+	// Engine runs cleartext HTTP/1.1: "go" the goroutine engine (a goroutine per client
+	// connection over Go's netpoller); "loop" (Linux only) the event-loop engine, where Loops
+	// goroutines each own an epoll set and serve every connection handed to them with
+	// non-blocking system calls; "" is "loop" on Linux and "go" elsewhere. A TLS listener
+	// always runs the go engine, whatever this says (Engine reports the one chosen).
+	Engine string
+	// Loops is the number of event loops of the loop engine (0: 1). A loop sleeps in epoll_pwait
+	// as a raw system call and keeps its Go P meanwhile: give the process Loops() more
+	// GOMAXPROCS than it would need otherwise.
+	Loops int
 	// HeldProcs, when set, is how many of the process's Go Ps are held by code that runs no
 	// goroutines (the L4 event loops, asleep in the kernel). The engine yields before waiting
 	// for a backend's answer when GOMAXPROCS minus these is 1 (see yieldForAnswer).
@@ -116,6 +126,18 @@ func (o *Options) validate() error {
 	}
 	if o.RateLimit.Rate < 0 {
 		errs = append(errs, fmt.Errorf("rate limit %g is negative", o.RateLimit.Rate))
+	}
+	switch o.Engine {
+	case "", "go":
+	case "loop":
+		if !loopSupported {
+			errs = append(errs, errors.New(`engine "loop" needs Linux`))
+		}
+	default:
+		errs = append(errs, fmt.Errorf(`engine %q: want "", "go" or "loop"`, o.Engine))
+	}
+	if o.Loops < 0 {
+		errs = append(errs, fmt.Errorf("loops %d is negative", o.Loops))
 	}
 	if o.TLS != nil && len(o.TLS.Certs) == 0 {
 		errs = append(errs, errors.New("tls: no certificates"))

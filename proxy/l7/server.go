@@ -33,6 +33,10 @@ type Server struct {
 	nconns  atomic.Int64
 	connWG  sync.WaitGroup
 
+	engine   string        // "go" or "loop"
+	loops    []*loop       // the loop engine's event loops, while Serve runs
+	nextLoop atomic.Uint32 // round robin over loops
+
 	certs atomic.Pointer[certSet] // TLS only
 	tls   *tls.Config
 	h2    *http.Server
@@ -55,6 +59,11 @@ func New(o Options) (*Server, error) {
 		pools: make(map[*balance.Upstream]*connPool),
 		conns: make(map[*clientConn]struct{}),
 	}
+	s.engine = "go"
+	if (o.Engine == "loop" || o.Engine == "" && loopSupported) && o.TLS == nil {
+		s.engine = "loop"
+	}
+	s.o.Loops = max(o.Loops, 1)
 	if o.Outlier != nil {
 		out := *o.Outlier
 		prev := out.OnEject
@@ -109,6 +118,18 @@ func (s *Server) SetRoutes(routes []*Route) {
 	}
 }
 
+// Engine is the engine serving HTTP/1.1: "go" or "loop" (a TLS listener always runs "go").
+func (s *Server) Engine() string { return s.engine }
+
+// Loops is how many event loops Serve runs, each holding a P while it waits: 0 unless the
+// loop engine runs. Whoever sets GOMAXPROCS adds it.
+func (s *Server) Loops() int {
+	if s.engine != "loop" {
+		return 0
+	}
+	return s.o.Loops
+}
+
 // Listen binds the listening socket; after it Addr is the bound address.
 func (s *Server) Listen() error {
 	if s.ln != nil {
@@ -136,7 +157,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
-	s.o.Logger.Info("listening", "addr", s.ln.Addr().String(), "tls", s.o.TLS != nil)
+	if s.engine == "loop" {
+		if err := s.startLoops(); err != nil {
+			return fmt.Errorf("l7 listener %s: %w", s.o.Name, err)
+		}
+		defer s.stopLoops()
+	}
+	s.o.Logger.Info("listening", "addr", s.ln.Addr().String(), "tls", s.o.TLS != nil, "engine", s.engine)
 	var bg sync.WaitGroup
 	if s.h2 != nil {
 		bg.Go(func() { _ = s.h2.Serve(s.h2ln) })
@@ -187,6 +214,9 @@ func (s *Server) acceptLoop() error {
 		}
 		s.nconns.Add(1)
 		s.connWG.Add(1)
+		if s.loops != nil && tcp != nil && s.handOff(tcp) {
+			continue
+		}
 		go s.serveConn(nc, tcp)
 	}
 }
@@ -236,6 +266,7 @@ wait:
 				c.nc.Close()
 			}
 			s.connMu.Unlock()
+			s.wakeLoops(true)
 			s.closePools(true)
 			<-done
 			break wait
@@ -246,6 +277,7 @@ wait:
 }
 
 func (s *Server) closeIdleClients() {
+	s.wakeLoops(false)
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
 	for c := range s.conns {
