@@ -3,15 +3,13 @@
 package l4
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"runtime"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/meridian-gslb/meridian/proxy/internal/epoll"
 )
 
 // epollSupported tells New whether Engine "epoll" can run here.
@@ -33,17 +31,15 @@ const (
 // the descriptors of the connections handed to it. Other goroutines talk to it only through
 // its queues (add, kill, stop) and the eventfd that wakes it.
 type loop struct {
-	s      *Server
-	epfd   int
-	wakefd int // eventfd, in the epoll set
-	done   chan struct{}
+	s    *Server
+	ep   *epoll.Set
+	epfd int // ep.FD
+	done chan struct{}
 
-	mu      sync.Mutex
-	adds    []*conn // handed off, not yet registered
-	kills   []*conn // to close (idle, drained, shutdown)
-	stop    bool
-	woken   bool // the eventfd was written and not yet read
-	wakeVal [8]byte
+	mu    sync.Mutex
+	adds  []*conn // handed off, not yet registered
+	kills []*conn // to close (idle, drained, shutdown)
+	stop  bool
 
 	// owned by the loop goroutine
 	ends      []*end // by descriptor
@@ -53,29 +49,15 @@ type loop struct {
 	events    [loopEvents]unix.EpollEvent
 	addBatch  []*conn
 	killBatch []*conn
-	drainWake [8]byte
 }
 
 // newLoop makes a loop's epoll set and eventfd; run starts it.
 func newLoop(s *Server) (*loop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		unix.Close(wakefd)
-		unix.Close(epfd)
-		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
-	}
-	l := &loop{s: s, epfd: epfd, wakefd: wakefd, done: make(chan struct{}), scratch: make([]byte, copyBuf)}
-	binary.NativeEndian.PutUint64(l.wakeVal[:], 1) // an eventfd adds native-endian uint64s
-	return l, nil
+	return &loop{s: s, ep: ep, epfd: ep.FD, done: make(chan struct{}), scratch: make([]byte, copyBuf)}, nil
 }
 
 // startLoops starts Options.Loops event loops for Serve.
@@ -128,16 +110,8 @@ func (l *loop) kill(c *conn) {
 	l.wake()
 }
 
-// wake writes the eventfd unless a wake-up is already pending.
-func (l *loop) wake() {
-	l.mu.Lock()
-	pending := l.woken
-	l.woken = true
-	l.mu.Unlock()
-	if !pending {
-		unix.Write(l.wakefd, l.wakeVal[:]) // EAGAIN only when the counter is full: still awake
-	}
-}
+// wake makes the loop look at its queues.
+func (l *loop) wake() { l.ep.Wake() }
 
 // run is the loop: wait for events, forward bytes, then take the queued requests.
 func (l *loop) run() {
@@ -150,13 +124,13 @@ func (l *loop) run() {
 				l.s.log.Error("epoll_wait failed", "err", err)
 				time.Sleep(10 * time.Millisecond)
 			}
-			preemptionPoint() // EINTR is how the runtime's preemption signal ends the wait
+			epoll.PreemptionPoint() // EINTR is how the runtime's preemption signal ends the wait
 		}
 		woken := n == 0 // a timeout also looks at the queues
 		for i := 0; i < n; i++ {
 			ev := &l.events[i]
 			fd := int(ev.Fd)
-			if fd == l.wakefd {
+			if l.ep.IsWake(ev.Fd) {
 				woken = true
 				continue
 			}
@@ -172,38 +146,18 @@ func (l *loop) run() {
 	}
 }
 
-// wait is epoll_wait as a raw system call: the thread sleeps in the kernel and the network
-// stack wakes it directly, without a trip through Go's netpoller (which cost the L4 proxy an
-// extra epoll_wait and a thread wake-up per event: 0.88x HAProxy's requests per CPU-second
-// against 0.97x). A raw call keeps its P while it sleeps, as the DNS server's UDP readers do,
-// so whoever runs loops gives the process that many more GOMAXPROCS (see Server.Loops). The
-// runtime's preemption signal ends the sleep with EINTR (signal(7): epoll_wait is never
-// restarted), and so does loopWaitMS at the latest.
-func (l *loop) wait() (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
-		uintptr(len(l.events)), loopWaitMS, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-// preemptionPoint lets the runtime stop this goroutine if it asked to: the call's prologue
-// checks the stack guard, where a pending preemption is noticed (runtime.Gosched alone would
-// requeue the goroutine and let the same thread take it straight back into epoll_wait while
-// the garbage collector waits to scan its stack).
-//
-//go:noinline
-func preemptionPoint() { runtime.Gosched() }
+// wait sleeps in the kernel until events come, at most loopWaitMS (see proxy/internal/epoll).
+// A goroutine per direction through Go's netpoller paid an extra epoll_wait and a thread
+// wake-up per event: 0.88x HAProxy's requests per CPU-second against 0.97x.
+func (l *loop) wait() (int, error) { return l.ep.Wait(l.events[:], loopWaitMS) }
 
 // requests registers queued connections and closes killed ones; it reports whether the loop
 // is to stop.
 func (l *loop) requests() (stop bool) {
-	unix.Read(l.wakefd, l.drainWake[:])
+	l.ep.Ack()
 	l.mu.Lock()
 	l.addBatch, l.adds = l.adds, l.addBatch[:0]
 	l.killBatch, l.kills = l.kills, l.killBatch[:0]
-	l.woken = false
 	stop = l.stop
 	l.mu.Unlock()
 	for i, c := range l.addBatch {
@@ -254,8 +208,7 @@ func (l *loop) close() {
 			l.finish(e.c)
 		}
 	}
-	unix.Close(l.wakefd)
-	unix.Close(l.epfd)
+	l.ep.Close()
 }
 
 // getBuf returns a stall buffer, pooled by the loop.

@@ -3,18 +3,15 @@
 package l7
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
-	"runtime"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/meridian-gslb/meridian/proxy/balance"
+	"github.com/meridian-gslb/meridian/proxy/internal/epoll"
 )
 
 // loopSupported tells New whether Engine "loop" can run here.
@@ -40,17 +37,15 @@ type handoff struct {
 // owns the descriptors of the client connections handed to it and of their backend
 // connections. Other goroutines talk to it only through its queue and the eventfd that wakes it.
 type loop struct {
-	s      *Server
-	epfd   int
-	wakefd int
-	done   chan struct{}
+	s    *Server
+	ep   *epoll.Set
+	epfd int // ep.FD
+	done chan struct{}
 
-	mu      sync.Mutex
-	adds    []handoff
-	woken   bool
-	stop    bool
-	force   bool // close every connection now (the drain timeout of a shutdown passed)
-	wakeVal [8]byte
+	mu    sync.Mutex
+	adds  []handoff
+	stop  bool
+	force bool // close every connection now (the drain timeout of a shutdown passed)
 
 	// owned by the loop goroutine
 	fds       []fdRef // by descriptor
@@ -61,7 +56,6 @@ type loop struct {
 	backs     map[*balance.Upstream]*upstreamState
 	events    [loopEvents]unix.EpollEvent
 	addBatch  []handoff
-	drainWake [8]byte
 	now       time.Time
 	nextScan  time.Time
 	lastSweep time.Time
@@ -90,25 +84,12 @@ type bconn struct {
 }
 
 func newLoop(s *Server) (*loop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, err := epoll.New()
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd), Pad: -1}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		unix.Close(wakefd)
-		unix.Close(epfd)
-		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
-	}
-	l := &loop{s: s, epfd: epfd, wakefd: wakefd, done: make(chan struct{}),
-		backs: make(map[*balance.Upstream]*upstreamState)}
-	binary.NativeEndian.PutUint64(l.wakeVal[:], 1)
-	return l, nil
+	return &loop{s: s, ep: ep, epfd: ep.FD, done: make(chan struct{}),
+		backs: make(map[*balance.Upstream]*upstreamState)}, nil
 }
 
 // startLoops starts Options.Loops event loops for Serve.
@@ -117,8 +98,7 @@ func (s *Server) startLoops() error {
 		l, err := newLoop(s)
 		if err != nil {
 			for _, l := range s.loops {
-				unix.Close(l.wakefd)
-				unix.Close(l.epfd)
+				l.ep.Close()
 			}
 			s.loops = nil
 			return err
@@ -183,16 +163,8 @@ func (s *Server) handOff(tcp *net.TCPConn) bool {
 	return true
 }
 
-// wake writes the eventfd unless a wake-up is already pending.
-func (l *loop) wake() {
-	l.mu.Lock()
-	pending := l.woken
-	l.woken = true
-	l.mu.Unlock()
-	if !pending {
-		unix.Write(l.wakefd, l.wakeVal[:])
-	}
-}
+// wake makes the loop look at its queue.
+func (l *loop) wake() { l.ep.Wake() }
 
 // run is the loop: wait for events, drive the connections they concern, take hand-offs, and
 // look at the deadlines when one is due.
@@ -212,13 +184,13 @@ func (l *loop) run() {
 				l.s.o.Logger.Error("epoll_pwait failed", "err", err)
 				time.Sleep(10 * time.Millisecond)
 			}
-			preemptionPoint()
+			epoll.PreemptionPoint()
 		}
 		l.now = time.Now()
 		woken := false
 		for i := 0; i < n; i++ {
 			ev := &l.events[i]
-			if ev.Pad == -1 {
+			if ev.Pad == epoll.WakePad {
 				woken = true
 				continue
 			}
@@ -233,29 +205,15 @@ func (l *loop) run() {
 	}
 }
 
-// wait is epoll_pwait as a raw system call, as in proxy/l4: the thread sleeps in the kernel
-// and keeps its P; the runtime's preemption signal ends the sleep with EINTR.
-func (l *loop) wait(ms int) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])),
-		uintptr(len(l.events)), uintptr(ms), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-// preemptionPoint lets the runtime stop this goroutine if it asked to (see proxy/l4).
-//
-//go:noinline
-func preemptionPoint() { runtime.Gosched() }
+// wait sleeps in the kernel until events come, at most ms (see proxy/internal/epoll).
+func (l *loop) wait(ms int) (int, error) { return l.ep.Wait(l.events[:], ms) }
 
 // requests registers handed-off connections and acts on shutdown; it reports whether the
 // loop is to stop.
 func (l *loop) requests() bool {
-	unix.Read(l.wakefd, l.drainWake[:])
+	l.ep.Ack()
 	l.mu.Lock()
 	l.addBatch, l.adds = l.adds, l.addBatch[:0]
-	l.woken = false
 	stop, force := l.stop, l.force
 	l.mu.Unlock()
 	for i, h := range l.addBatch {
@@ -323,8 +281,7 @@ func (l *loop) close() {
 		}
 		st.idle = nil
 	}
-	unix.Close(l.wakefd)
-	unix.Close(l.epfd)
+	l.ep.Close()
 }
 
 // ref points descriptor fd at r (a new registration generation) and returns the generation.
