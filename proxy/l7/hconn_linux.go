@@ -284,20 +284,8 @@ func (c *hconn) readClient(max int) int {
 	if !c.cReady {
 		return ioAgain
 	}
-	if c.coff == c.clen {
-		c.coff, c.clen = 0, 0
-	}
-	if c.clen == len(c.cin) {
-		if c.coff > 0 {
-			c.clen = copy(c.cin, c.cin[c.coff:c.clen])
-			c.coff = 0
-		} else if len(c.cin) < max {
-			nb := make([]byte, min(2*len(c.cin), max))
-			copy(nb, c.cin[:c.clen])
-			c.cin = nb
-		} else {
-			return ioDone // full: the caller sees it has max bytes
-		}
+	if !makeRoom(&c.cin, &c.coff, &c.clen, max) {
+		return ioDone // full: the caller sees it has max bytes
 	}
 	return readInto(c.fd, c.cin, &c.clen, &c.cReady)
 }
@@ -307,22 +295,34 @@ func (c *hconn) readBackend(max int) int {
 	if !c.bReady {
 		return ioAgain
 	}
-	if c.boff == c.blen {
-		c.boff, c.blen = 0, 0
-	}
-	if c.blen == len(c.bin) {
-		if c.boff > 0 {
-			c.blen = copy(c.bin, c.bin[c.boff:c.blen])
-			c.boff = 0
-		} else if len(c.bin) < max {
-			nb := make([]byte, min(2*len(c.bin), max))
-			copy(nb, c.bin[:c.blen])
-			c.bin = nb
-		} else {
-			return ioDone
-		}
+	if !makeRoom(&c.bin, &c.boff, &c.blen, max) {
+		return ioDone
 	}
 	return readInto(c.bc.fd, c.bin, &c.blen, &c.bReady)
+}
+
+// makeRoom makes space after the unread bytes (*buf)[*off:*n]: it rewinds an emptied buffer,
+// moves the unread bytes to the front of a full one, or grows it (doubling, up to max). It
+// reports false when the buffer already holds max unread bytes.
+func makeRoom(buf *[]byte, off, n *int, max int) bool {
+	if *off == *n {
+		*off, *n = 0, 0
+	}
+	if *n < len(*buf) {
+		return true
+	}
+	switch {
+	case *off > 0:
+		*n = copy(*buf, (*buf)[*off:*n])
+		*off = 0
+	case len(*buf) < max:
+		nb := make([]byte, min(2*len(*buf), max))
+		copy(nb, (*buf)[:*n])
+		*buf = nb
+	default:
+		return false
+	}
+	return true
 }
 
 func readInto(fd int, buf []byte, end *int, ready *bool) int {
