@@ -21,12 +21,7 @@ func TestProxyFeedbackSteersLatency(t *testing.T) {
 	dir := t.TempDir()
 	be := startBackend(t, "127.0.0.1:0")
 	_, bport, _ := net.SplitHostPort(be.addr)
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxyPort := pl.Addr().(*net.TCPAddr).Port
-	pl.Close()
+	proxyPort := freeTCPPort(t)
 	p := freePorts(t)
 	path := writeConfig(t, dir, "feedback.toml.tmpl", struct {
 		ports

@@ -50,12 +50,7 @@ func TestRejectedReloadKeepsTheProxy(t *testing.T) {
 		return srv
 	}
 	a, b := named("a"), named("b")
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pport := pl.Addr().(*net.TCPAddr).Port
-	pl.Close()
+	pport := freeTCPPort(t)
 	p := freePorts(t)
 	path := filepath.Join(dir, "meridian.toml")
 	write := func(geo, backend string) {
