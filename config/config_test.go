@@ -281,3 +281,42 @@ func TestGSLBProblems(t *testing.T) {
 		t.Errorf("problems:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestCheckZoneLoss: a reload that drops every zone or more than half of them is refused;
+// one that drops half or fewer, renames none, or starts from no zones is not.
+func TestCheckZoneLoss(t *testing.T) {
+	cfgOf := func(origins ...string) *Config {
+		c := &Config{}
+		for _, o := range origins {
+			c.Zones = append(c.Zones, Zone{Origin: o})
+		}
+		return c
+	}
+	tests := []struct {
+		name          string
+		running, next *Config
+		refused       bool
+		dropped       int
+	}{
+		{"same zones", cfgOf("a.", "b."), cfgOf("a.", "b."), false, 0},
+		{"every zone dropped", cfgOf("a."), cfgOf(), true, 1},
+		{"empty file over three zones", cfgOf("a.", "b.", "c."), cfgOf(), true, 3},
+		{"more than half dropped", cfgOf("a.", "b.", "c."), cfgOf("a."), true, 2},
+		{"half dropped", cfgOf("a.", "b."), cfgOf("a."), false, 0},
+		{"all renamed", cfgOf("a.", "b."), cfgOf("c.", "d."), true, 2},
+		{"zones added", cfgOf("a."), cfgOf("a.", "b."), false, 0},
+		{"from no zones", cfgOf(), cfgOf(), false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckZoneLoss(tc.running, tc.next)
+			var zl *ZoneLossError
+			if got := errors.As(err, &zl); got != tc.refused {
+				t.Fatalf("refused = %v (%v), want %v", got, err, tc.refused)
+			}
+			if zl != nil && len(zl.Dropped) != tc.dropped {
+				t.Errorf("dropped = %v, want %d zones", zl.Dropped, tc.dropped)
+			}
+		})
+	}
+}

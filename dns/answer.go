@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -31,7 +32,11 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 		return nil
 	}
 	var m dns.Msg
-	if err := m.Unpack(req); err != nil {
+	err := m.Unpack(req)
+	if err == nil {
+		err = checkCounts(req, &m)
+	}
+	if err != nil {
 		h.log.Debug("malformed query", "client", src, "err", err)
 		resp := formErr(out, req)
 		h.count(outcome{zone: "none"}, dns.RcodeFormatError, proto, start)
@@ -215,6 +220,20 @@ func (s *snapshot) answerCH(resp *dns.Msg, qname string, qtype uint16) {
 		Hdr: dns.RR_Header{Name: qname, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
 		Txt: []string{txt},
 	}}
+}
+
+// checkCounts: miekg/dns stops unpacking a section at the end of the message and shortens its
+// count to what it found, so a header that promises more records than the message holds (say
+// 65535 questions and none present) parses; RFC 1035 §4.1.1 makes that a format error.
+func checkCounts(req []byte, m *dns.Msg) error {
+	want := [4]uint16{u16(req[4:]), u16(req[6:]), u16(req[8:]), u16(req[10:])}
+	got := [4]int{len(m.Question), len(m.Answer), len(m.Ns), len(m.Extra)}
+	for i, sec := range [4]string{"question", "answer", "authority", "additional"} {
+		if got[i] != int(want[i]) {
+			return fmt.Errorf("header promises %d %s records, the message holds %d", want[i], sec, got[i])
+		}
+	}
+	return nil
 }
 
 // formErr is the header-only FORMERR for a query whose body does not parse; the ID, opcode and

@@ -223,6 +223,15 @@ func TestMalformedPackets(t *testing.T) {
 		{"compression loop", append(append([]byte(nil), good[:12]...), 0xc0, 12, 0, 1, 0, 1), true},
 		{"a response is never answered", func() []byte { b := append([]byte(nil), good...); b[2] |= 0x80; return b }(), false},
 		{"garbage", []byte("GET / HTTP/1.1\r\nHost: example\r\n\r\n"), true},
+		// miekg/dns shortens a count to the records it finds; the header's promise is checked.
+		{"every count 65535, no records", []byte{0, 7, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true},
+		{"one question, counts 65535", func() []byte {
+			b := append([]byte(nil), good...)
+			b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11] = 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+			return b
+		}(), true},
+		{"two questions promised, one present", func() []byte { b := append([]byte(nil), good...); b[5] = 2; return b }(), true},
+		{"an additional record promised, none present", func() []byte { b := append([]byte(nil), good...); b[11] = 1; return b }(), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -240,6 +249,27 @@ func TestMalformedPackets(t *testing.T) {
 			// The server still answers.
 			if r := dnstest.Exchange(t, addr, "udp", dnstest.Msg("www.example.test.", mdns.TypeA)); len(r.Answer) != 1 {
 				t.Errorf("after %s: answers = %d, want 1", tc.name, len(r.Answer))
+			}
+		})
+	}
+}
+
+// TestZeroZones: a config without zones is a valid state in which every question is REFUSED
+// (CHAOS still names the node); it must never panic, whatever the name's depth.
+func TestZeroZones(t *testing.T) {
+	for _, path := range []string{"testdata/nozones.toml", "testdata/empty.toml"} {
+		t.Run(path, func(t *testing.T) {
+			addr := dnstest.Start(t, dnstest.Handler(t, path, nil), "127.0.0.1")
+			for _, q := range []struct {
+				name  string
+				qtype uint16
+			}{{".", mdns.TypeNS}, {"test.", mdns.TypeSOA}, {"www.example.test.", mdns.TypeA}, {"a.b.c.d.e.f.g.", mdns.TypeAAAA}} {
+				for _, network := range []string{"udp", "tcp"} {
+					resp := dnstest.Exchange(t, addr, network, dnstest.Msg(q.name, q.qtype))
+					if resp.Rcode != mdns.RcodeRefused {
+						t.Errorf("%s %s over %s: rcode = %s, want REFUSED", q.name, mdns.TypeToString[q.qtype], network, mdns.RcodeToString[resp.Rcode])
+					}
+				}
 			}
 		})
 	}

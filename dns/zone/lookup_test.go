@@ -175,3 +175,24 @@ func TestLookupDoesNotMutateZone(t *testing.T) {
 		t.Errorf("zone SOA TTL changed to %d", z.SOA.Hdr.Ttl)
 	}
 }
+
+// TestFindWithoutZones: a config with no zones is a valid state (every name is outside them),
+// and a root-only set finds the root zone for any name; neither may index past the labels.
+func TestFindWithoutZones(t *testing.T) {
+	empty, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := New([]config.Zone{{Origin: "."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, qname := range []string{".", "test.", "www.example.test.", "a.b.c.d.e.f."} {
+		if z := empty.Find(qname); z != nil {
+			t.Errorf("no zones: Find(%s) = %s, want none", qname, z.Origin)
+		}
+		if z := root.Find(qname); z == nil || z.Origin != "." {
+			t.Errorf("root zone: Find(%s) = %v, want the root zone", qname, z)
+		}
+	}
+}

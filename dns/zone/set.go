@@ -30,11 +30,18 @@ func New(zones []config.Zone) (*Set, error) {
 
 // Find returns the most specific zone containing qname (lower-case, fully qualified), or nil.
 func (s *Set) Find(qname string) *Zone {
+	if len(s.byOrigin) == 0 {
+		return nil // no zones: a valid state, everything is REFUSED
+	}
 	name := qname
 	if n := dns.CountLabel(name); n > s.maxDepth {
-		// Skip labels no origin can have; an origin is never deeper than maxDepth.
-		idx := dns.Split(name)
-		name = name[idx[n-s.maxDepth]:]
+		// Skip labels no origin can have; an origin is never deeper than maxDepth (0: only
+		// the root zone).
+		name = "."
+		if s.maxDepth > 0 {
+			idx := dns.Split(qname)
+			name = qname[idx[n-s.maxDepth]:]
+		}
 	}
 	for {
 		if z, ok := s.byOrigin[name]; ok {
