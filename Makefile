@@ -38,9 +38,11 @@ bench-go: geodata
 	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -run '^$$' -bench . -benchmem ./dns/... ./geo/... ./store/... ./proxy/...
 	MERIDIAN_SCHED_BENCH=1 $(GO) test -count=1 -run 'TestSchedulerScale$$' -v ./health/
 
-# Coverage-guided fuzzing of the DNS request handler, bounded by FUZZTIME.
+# Coverage-guided fuzzing of every parser of outside input (each Fuzz* target in the module:
+# DNS handler, config, API bodies, peer reports, proxy heads, chunks, PROXY protocol), FUZZTIME
+# each, one after the other. `make test` runs their seed corpora.
 fuzz:
-	$(GO) test ./dns -run '^$$' -fuzz FuzzRespond -fuzztime $(FUZZTIME) -timeout 0
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash test/fuzz.sh
 
 clean:
 	rm -rf bin

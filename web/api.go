@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -47,13 +48,17 @@ type API struct {
 	Config func() *config.Config
 	// Reload, when not nil, serves POST /api/v1/reload (bearer token): it re-reads the config
 	// as SIGHUP does and returns the problems of a rejected one, which leaves the running
-	// config serving.
-	Reload func() error
+	// config serving. allowZoneLoss accepts a config that drops most zones
+	// (config.CheckZoneLoss); a *config.ZoneLossError otherwise answers 409.
+	Reload func(allowZoneLoss bool) error
 	// Proxy, when not nil, lists the local proxy's backends for GET /api/v1/proxy (web/proxy.go).
 	Proxy func() []ProxyBackend
 	// Demo, when not nil, lets the dashboard stop and start the demo backends (web/demo.go).
 	Demo Demo
 }
+
+// maxOverrideBody bounds an override's body ({"kind", "why"}: why is at most 1 KiB).
+const maxOverrideBody = 64 << 10
 
 // api serves /api/v1.
 type api struct {
@@ -65,7 +70,7 @@ type api struct {
 	svc    Services
 	regs   func() []RegionInfo
 	cfg    func() *config.Config
-	reload func() error
+	reload func(allowZoneLoss bool) error
 	stop   <-chan struct{} // closed when the server shuts down: ends the event streams
 	// sampler, when not nil, keeps the answer rates for /api/v1/stats and the stream (stats.go).
 	sampler *sampler
@@ -232,10 +237,14 @@ func (a *api) endpoint(w http.ResponseWriter, r *http.Request) {
 		Kind string `json:"kind"`
 		Why  string `json:"why"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxOverrideBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		code := http.StatusBadRequest
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, "bad request body: "+err.Error())
 		return
 	}
 	var kind store.OverrideKind

@@ -28,7 +28,14 @@ var now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newAPI opens a store with two monitored targets and their reports, and returns the web
 // server's handler over it with the given token ("" disables changes).
-func newAPI(t *testing.T, tok string) (http.Handler, *store.Store) {
+func newAPI(t testing.TB, tok string) (http.Handler, *store.Store) {
+	t.Helper()
+	s, st := newAPIServer(t, tok)
+	return s.srv.Handler, st
+}
+
+// newAPIServer is newAPI's server itself, to listen on a real socket.
+func newAPIServer(t testing.TB, tok string) (*Server, *store.Store) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: func() time.Time { return now }})
 	if err != nil {
@@ -50,7 +57,7 @@ func newAPI(t *testing.T, tok string) (http.Handler, *store.Store) {
 		}
 	}
 	s := New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st, Token: tok}, slog.New(slog.DiscardHandler))
-	return s.srv.Handler, st
+	return s, st
 }
 
 // do serves one request; token "" sends no Authorization header.

@@ -2,9 +2,12 @@ package web
 
 import (
 	"encoding"
+	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -136,16 +139,30 @@ func (a *api) config(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, configJSON(cfg))
 }
 
-// reloadConfig: POST /api/v1/reload (bearer token) → re-reads the config file as SIGHUP does:
-// 200 {"loaded_at": ...}, or 422 {"error": the problems} and the running config keeps serving.
+// reloadConfig: POST /api/v1/reload[?allow_zone_loss=true] (bearer token) → re-reads the
+// config file as SIGHUP does: 200 {"loaded_at": ...}, or 422 {"error": the problems}, or 409
+// when the new config would drop every zone or most of them and allow_zone_loss was not given;
+// after an error the running config keeps serving.
 func (a *api) reloadConfig(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(w, r) {
 		return
 	}
+	allow := false
+	if v := r.URL.Query().Get("allow_zone_loss"); v != "" {
+		var err error
+		if allow, err = strconv.ParseBool(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("allow_zone_loss=%q: want true or false", v))
+			return
+		}
+	}
 	who := "api " + remoteHost(r)
-	if err := a.reload(); err != nil {
+	if err := a.reload(allow); err != nil {
 		a.log.Warn("config reload via API rejected", "who", who, "err", err)
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		code := http.StatusUnprocessableEntity
+		if zl := new(config.ZoneLossError); errors.As(err, &zl) {
+			code = http.StatusConflict
+		}
+		writeError(w, code, err.Error())
 		return
 	}
 	out := map[string]any{}

@@ -17,7 +17,7 @@ import (
 
 // newConfigAPI serves testdata/services.toml, made deterministic, with the API tests' store,
 // and reload as the API's Reload.
-func newConfigAPI(t *testing.T, tok string, reload func() error) (http.Handler, *config.Config) {
+func newConfigAPI(t testing.TB, tok string, reload func(bool) error) (http.Handler, *config.Config) {
 	t.Helper()
 	_, st := newAPI(t, "")
 	cfg, err := config.Load("testdata/services.toml")
@@ -105,7 +105,8 @@ func TestProbersAPI(t *testing.T) {
 func TestAPIReload(t *testing.T) {
 	var calls int
 	var fail error
-	h, cfg := newConfigAPI(t, token, func() error { calls++; return fail })
+	var allowed []bool
+	h, cfg := newConfigAPI(t, token, func(allow bool) error { calls++; allowed = append(allowed, allow); return fail })
 	code, body := do(t, h, "POST", "/api/v1/reload", "", "")
 	if code != 401 || calls != 0 {
 		t.Errorf("POST without a token = %d %s (%d reloads), want 401 and none", code, body, calls)
@@ -130,8 +131,22 @@ func TestAPIReload(t *testing.T) {
 	if code, _ = do(t, h, "GET", "/api/v1/reload", token, ""); code != 405 {
 		t.Errorf("GET /api/v1/reload = %d, want 405", code)
 	}
-	h, _ = newConfigAPI(t, "", func() error { calls++; return nil })
-	if code, body = do(t, h, "POST", "/api/v1/reload", token, ""); code != 403 || calls != 3 {
+	fail = &config.ZoneLossError{Dropped: []string{"example.test."}, Running: 1}
+	if code, body = do(t, h, "POST", "/api/v1/reload", token, ""); code != 409 || !strings.Contains(body, "allow_zone_loss") {
+		t.Errorf("POST of a config that drops every zone = %d %s, want 409 naming allow_zone_loss", code, body)
+	}
+	fail = nil
+	if code, body = do(t, h, "POST", "/api/v1/reload?allow_zone_loss=true", token, ""); code != 200 || allowed[len(allowed)-1] != true {
+		t.Errorf("POST ?allow_zone_loss=true = %d %s (allowed %v), want 200 with the loss allowed", code, body, allowed)
+	}
+	if code, body = do(t, h, "POST", "/api/v1/reload?allow_zone_loss=maybe", token, ""); code != 400 || calls != 5 {
+		t.Errorf("POST ?allow_zone_loss=maybe = %d %s (%d reloads), want 400 and no reload", code, body, calls)
+	}
+	if allowed[0] || allowed[1] {
+		t.Errorf("reloads without the parameter allowed zone loss: %v", allowed)
+	}
+	h, _ = newConfigAPI(t, "", func(bool) error { calls++; return nil })
+	if code, body = do(t, h, "POST", "/api/v1/reload", token, ""); code != 403 || calls != 5 {
 		t.Errorf("POST without a token_file = %d %s (%d reloads), want 403 and none", code, body, calls)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -23,12 +24,19 @@ type Server struct {
 	stop  chan struct{} // closed at shutdown, which does not wait for long-lived streams
 	// sampler, when the API's Services count answers, is run by Run for the answer rates.
 	sampler *sampler
+	limits  Limits
+	// rejected counts connections refused over the limits, by reason (limit.go).
+	rejected *prometheus.CounterVec
 }
 
 // New builds the server. ready reports why Meridian is not ready to answer yet, or nil. api,
 // when not nil, serves the JSON API under /api/v1.
 func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logger) *Server {
-	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{})}
+	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{}), limits: DefaultLimits()}
+	s.rejected = promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		Namespace: "meridian", Subsystem: "http", Name: "rejected_connections_total",
+		Help: "HTTP connections closed at accept because the node's (total) or one client's (per_client) cap was reached.",
+	}, []string{"reason"})
 	mux := http.NewServeMux()
 	if api != nil {
 		if src, ok := api.Services.(CountSource); ok { // a nil Services is none
@@ -45,7 +53,8 @@ func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logge
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.srv = &http.Server{Handler: closeUnread(mux), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.SetLimits(s.limits)
 	s.srv.RegisterOnShutdown(func() { close(s.stop) })
 	return s
 }
@@ -60,13 +69,20 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
+// SetLimits replaces DefaultLimits (zero fields keep the defaults); call it before Listen.
+func (s *Server) SetLimits(l Limits) {
+	s.limits = l.withDefaults()
+	s.srv.ReadTimeout, s.srv.IdleTimeout = s.limits.ReadTimeout, s.limits.IdleTimeout
+	s.srv.ReadHeaderTimeout = min(5*time.Second, s.limits.ReadTimeout)
+}
+
 // Listen binds addr so that errors surface before serving starts.
 func (s *Server) Listen(addr netip.AddrPort) error {
 	ln, err := net.Listen("tcp", addr.String())
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", addr, err)
 	}
-	s.ln = ln
+	s.ln = newLimitListener(ln, s.limits, s.rejected)
 	return nil
 }
 

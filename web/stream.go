@@ -32,6 +32,9 @@ const streamBacklog = 50
 // a change are committed before its View is published.
 func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	// The server's ReadTimeout bounds reading a request; past it, net/http's background read
+	// of the connection would fail and cancel a stream that is meant to last.
+	_ = rc.SetReadDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")

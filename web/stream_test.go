@@ -209,3 +209,47 @@ func TestDashboardPage(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamOutlivesReadTimeout: the server's read timeout bounds reading requests, not the
+// event stream: a change after it has passed still reaches the client.
+func TestStreamOutlivesReadTimeout(t *testing.T) {
+	h, st := servicesHandler(t)
+	s := New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st, Services: h}, slog.New(slog.DiscardHandler))
+	s.SetLimits(Limits{ReadTimeout: 500 * time.Millisecond})
+	if err := s.Listen(netip.MustParseAddrPort("127.0.0.1:0")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	resp, err := http.Get("http://" + s.Addr().String() + "/api/v1/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readSSE(resp.Body)
+	<-events                            // connected
+	time.Sleep(1500 * time.Millisecond) // three read timeouts
+	targets := st.View().Targets()
+	if len(targets) == 0 {
+		t.Fatal("no targets in the services fixture")
+	}
+	if err := st.SetOverride(targets[0], store.Override{Kind: store.ForceDown, Who: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatal("the stream ended after the read timeout")
+			}
+			if e.event == "services" {
+				return
+			}
+		case <-timeout:
+			t.Fatal("no services event for a change made after the read timeout")
+		}
+	}
+}

@@ -31,6 +31,20 @@ func readToken(path string) (string, error) {
 	return tok, nil
 }
 
+// changeToken reads the API token a change made by cmd needs, reporting to stderr why not.
+func changeToken(cmd, tokenFile string, stderr io.Writer) (string, error) {
+	if tokenFile == "" {
+		fmt.Fprintf(stderr, "meridian %s: changes need the API token: pass -token-file FILE (the file the node's [server] token_file names)\n", cmd)
+		return "", errQuiet
+	}
+	tok, err := readToken(tokenFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "meridian %s: %v\n", cmd, err)
+		return "", errQuiet
+	}
+	return tok, nil
+}
+
 // endpoint is what the CLI reads of the API's endpoint JSON.
 type endpoint struct {
 	ID       string     `json:"id"`
@@ -139,14 +153,9 @@ func override(cmd string, args []string, stdout, stderr io.Writer) error {
 		return errQuiet
 	}
 	id := pos[0]
-	if *tokenFile == "" {
-		fmt.Fprintf(stderr, "meridian %s: changes need the API token: pass -token-file FILE (the file the node's [server] token_file names)\n", cmd)
-		return errQuiet
-	}
-	tok, err := readToken(*tokenFile)
+	tok, err := changeToken(cmd, *tokenFile, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "meridian %s: %v\n", cmd, err)
-		return errQuiet
+		return err
 	}
 	u := *apiURL + "/api/v1/endpoints/" + escapeID(id) + "/override"
 	var e endpoint

@@ -26,6 +26,9 @@ commands:
                     override an endpoint (ENDPOINT is pool/address, as status shows it)
   undrain [-api URL] -token-file FILE ENDPOINT
                     clear the endpoint's override: its probers decide again
+  reload [-api URL] -token-file FILE [-allow-zone-loss]
+                    re-read a running node's config file, as SIGHUP does; -allow-zone-loss
+                    accepts a config that drops every zone or more than half of them
   proxy -c FILE [-node URL]
                     run only the config's proxy listeners (no DNS); health from that node's
                     endpoint states and overrides, or from running the monitors here
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return status(args[1:], stdout, stderr)
 	case "drain", "undrain", "force-down", "force-up":
 		return override(args[0], args[1:], stdout, stderr)
+	case "reload":
+		return reload(args[1:], stdout, stderr)
 	case "probe":
 		return probe(ctx, args[1:], stderr)
 	case "proxy":
@@ -83,6 +88,10 @@ func check(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errQuiet
+	}
+	if len(cfg.Zones) == 0 {
+		fmt.Fprintf(stdout, "%s: ok (0 zones: every DNS question would be refused; a running node reloads it only with -allow-zone-loss)\n", *path)
+		return nil
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d zones)\n", *path, len(cfg.Zones))
 	return nil

@@ -21,6 +21,10 @@ func TestRun(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("[server]\nnode = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	empty := filepath.Join(dir, "empty.toml")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name           string
 		args           []string
@@ -32,6 +36,8 @@ func TestRun(t *testing.T) {
 		{"help", []string{"help"}, false, "commands:", ""},
 		{"version", []string{"version"}, false, "meridian ", ""},
 		{"check good", []string{"check", "-c", good}, false, "ok (2 zones)", ""},
+		{"check empty says nothing would be answered", []string{"check", "-c", empty}, false, "ok (0 zones: every DNS question would be refused", ""},
+		{"reload without a token", []string{"reload"}, true, "", "-token-file"},
 		{"check bad", []string{"check", "-c", bad}, true, "", bad + ":2:8: server.node: want a string, got integer"},
 		{"check without -c", []string{"check"}, true, "", "usage: meridian check -c FILE"},
 		{"check missing file", []string{"check", "-c", filepath.Join(dir, "nope.toml")}, true, "", "no such file"},

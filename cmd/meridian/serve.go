@@ -138,6 +138,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		greetProxies(stdout, cfg, proxies)
 	}
 	log.Info("serving", "config", cfg.Source, "zones", len(cfg.Zones), "node", cfg.Server.Node)
+	if len(cfg.Zones) == 0 {
+		log.Warn("the config has no zones: every DNS question is refused", "config", cfg.Source)
+	}
 
 	if proxies != nil {
 		defer proxies.AddProcs()() // before the DNS server's own change, undone after it
@@ -189,12 +192,16 @@ type reloader struct {
 func (r *reloader) config() *config.Config { return r.running.Load() }
 
 // reload re-reads the config. A good one replaces the running snapshot at once; a bad one is
-// reported problem by problem, returned, and the running config keeps serving.
-func (r *reloader) reload() error {
+// reported problem by problem, returned, and the running config keeps serving. So is one that
+// would drop every zone or most of them (a truncated file), unless allowZoneLoss.
+func (r *reloader) reload(allowZoneLoss bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	running := r.running.Load()
 	cfg, err := loadConfig(r.path)
+	if err == nil && !allowZoneLoss {
+		err = config.CheckZoneLoss(running, cfg)
+	}
 	// The proxies first: their Reload changes nothing on error, and when the DNS handler then
 	// refuses the config (a geo database or latency table that does not load), they go back to
 	// the running config, so DNS and proxies never serve different configs.
@@ -235,6 +242,9 @@ func (r *reloader) reload() error {
 	r.regions.Store(regionInfo(cfg))
 	r.running.Store(cfg)
 	r.log.Info("config reloaded", "config", r.path, "zones", len(cfg.Zones), "probe_targets", len(targets))
+	if len(cfg.Zones) == 0 {
+		r.log.Warn("the config has no zones: every DNS question is refused", "config", r.path)
+	}
 	return nil
 }
 
@@ -249,7 +259,7 @@ func reloadOnHUP(ctx context.Context, r *reloader) error {
 			return nil
 		case <-hup:
 		}
-		_ = r.reload() // logged; the running config keeps serving
+		_ = r.reload(false) // logged; the running config keeps serving
 		if r.proxies != nil {
 			if err := r.proxies.ReloadCerts(); err != nil {
 				r.log.Error("certificates not reloaded; still serving the previous ones", "err", err)

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// reload asks a running node to re-read its config file (POST /api/v1/reload).
+func reload(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	apiURL := fs.String("api", defaultAPI, "the node's HTTP address")
+	tokenFile := fs.String("token-file", "", "file holding the API token (the node's [server] token_file)")
+	allow := fs.Bool("allow-zone-loss", false, "accept a config that drops every zone, or more than half of them")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return errQuiet
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "usage: meridian reload [-api URL] -token-file FILE [-allow-zone-loss]")
+		return errQuiet
+	}
+	tok, err := changeToken("reload", *tokenFile, stderr)
+	if err != nil {
+		return err
+	}
+	u := *apiURL + "/api/v1/reload"
+	if *allow {
+		u += "?allow_zone_loss=true"
+	}
+	var out struct {
+		Source   string `json:"source"`
+		LoadedAt string `json:"loaded_at"`
+	}
+	if err := call(http.MethodPost, u, tok, nil, &out); err != nil {
+		fmt.Fprintf(stderr, "meridian reload: %v\n", err)
+		return errQuiet
+	}
+	fmt.Fprintf(stdout, "reloaded %s (loaded at %s)\n", out.Source, out.LoadedAt)
+	return nil
+}
