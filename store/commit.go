@@ -16,6 +16,7 @@ type change struct {
 	edits map[string]*entry
 	obs   []obsWrite
 	ovs   map[string]Override
+	dels  [][]byte // obs rows of expired reports, deleted after obs are written
 }
 
 type obsWrite struct {
@@ -40,12 +41,14 @@ func (c *change) edit(id string) *entry {
 	return e
 }
 
-// commit applies reqs (none: a staleness check) in one transaction, publishes the new View
-// once it has committed, and answers every request.
+// commit applies reqs (none: the ticker's staleness check, and a sweep of expired reports
+// when one is due) in one transaction, publishes the new View once it has committed, and
+// answers every request.
 func (s *Store) commit(reqs []*request) {
 	now := s.o.Now().UTC()
 	c := &change{base: s.view.Load(), edits: map[string]*entry{}, ovs: map[string]Override{}}
 	full := s.dirty
+	sweep := len(reqs) == 0 && s.sweepDue(now)
 	for _, r := range reqs {
 		switch r.kind {
 		case reqObs:
@@ -65,7 +68,14 @@ func (s *Store) commit(reqs []*request) {
 			s.rules, full = r.rules, true
 		case reqCheck:
 			full = true
+		case reqSweep:
+			sweep = true
 		}
+	}
+	expired := 0
+	if sweep && s.rules != nil {
+		s.nextSweep = now.Add(sweepEvery)
+		expired = s.expire(c, now)
 	}
 	switch {
 	case full:
@@ -89,7 +99,7 @@ func (s *Store) commit(reqs []*request) {
 	}
 
 	trs, states := s.evaluate(c, now)
-	if len(c.obs)+len(c.ovs)+len(states) > 0 {
+	if len(c.obs)+len(c.ovs)+len(states)+len(c.dels) > 0 {
 		start := time.Now()
 		deleted := 0
 		err := s.db.Update(func(tx *bolt.Tx) error {
@@ -102,6 +112,9 @@ func (s *Store) commit(reqs []*request) {
 			err = fmt.Errorf("commit to %s: %w", s.path, err)
 			s.log.Error("commit failed", "writes", len(reqs), "err", err)
 			s.dirty = true
+			if expired > 0 {
+				s.nextSweep = time.Time{} // retry the sweep at the next tick
+			}
 			reply(reqs, err)
 			return
 		}
@@ -113,7 +126,11 @@ func (s *Store) commit(reqs []*request) {
 		s.events -= deleted
 	}
 	s.dirty = false
-	s.publish(c, now)
+	dropped := s.publish(c, now)
+	if expired > 0 {
+		s.m.expiredReports.Add(float64(expired))
+		s.log.Info("expired reports deleted", "reports", expired, "targets_dropped", dropped, "expiry", s.o.ReportExpiry)
+	}
 	for _, tr := range trs {
 		if tr.masked {
 			s.log.Info("aggregate changed under override", "target", tr.Target, "from", tr.From.String(), "to", tr.To.String(), "cause", tr.Cause)
@@ -165,6 +182,7 @@ func (s *Store) evaluate(c *change, now time.Time) ([]transition, map[string]sta
 		}
 		if e.state != prevState || e.ts.Aggregate != prevAgg {
 			states[id] = stateRecord{Aggregate: e.ts.Aggregate, Since: e.ts.Since, Cause: e.ts.Cause}
+			e.stateRow = true
 		}
 		e.ts.State = e.state
 		if ruled && !hasRule && e.ts.Override.Kind == None {
@@ -181,6 +199,11 @@ func (s *Store) unsafeWrite(tx *bolt.Tx, c *change, states map[string]stateRecor
 	for _, w := range c.obs {
 		r := obsRecord{Up: w.r.Up, Undecided: w.r.Undecided, Region: w.r.Region, RTT: w.r.RTT, Err: w.r.Err, At: w.r.At}
 		if err := put(ob, obsKey(w.target, w.r.Prober), r); err != nil {
+			return 0, err
+		}
+	}
+	for _, k := range c.dels {
+		if err := ob.Delete(k); err != nil {
 			return 0, err
 		}
 	}
@@ -241,26 +264,38 @@ func unsafeTrim(eb *bolt.Bucket, n int) (int, error) {
 	return len(old), nil
 }
 
-// publish installs the edited entries as a new View.
-func (s *Store) publish(c *change, now time.Time) {
+// publish installs the edited entries as a new View, leaving out those with nothing left to
+// show (entry.gone); it returns how many it left out that the previous View had.
+func (s *Store) publish(c *change, now time.Time) int {
 	next := &View{at: now, ruled: s.rules != nil, targets: maps.Clone(c.base.targets), ids: c.base.ids}
 	if next.targets == nil {
 		next.targets = map[string]*entry{}
 	}
-	added := false
-	delta := 0
+	changed := false
+	delta, dropped := 0, 0
 	for id, e := range c.edits {
-		if old := next.targets[id]; old != nil {
+		old := next.targets[id]
+		if old != nil {
 			delta -= old.stale
-		} else {
-			added = true
+		}
+		if e.gone() {
+			if old != nil {
+				delete(next.targets, id)
+				changed = true
+				dropped++
+			}
+			continue
+		}
+		if old == nil {
+			changed = true
 		}
 		delta += e.stale
 		next.targets[id] = e
 	}
-	if added {
+	if changed {
 		next.ids = slices.Sorted(maps.Keys(next.targets))
 	}
 	s.view.Store(next)
 	s.m.staleReports.Add(float64(delta))
+	return dropped
 }

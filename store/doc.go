@@ -5,6 +5,8 @@
 // Over that file it keeps the read model the DNS path uses: an immutable View, published
 // through an atomic pointer on every change, whose State(target) is the quorum of fresh
 // per-prober reports with overrides applied. Readers never lock and never touch the disk.
+// A prober's report that has not been renewed for Options.ReportExpiry (10 minutes) is deleted
+// from both, so probers that went away, and targets no rule names, do not stay for ever.
 //
 //	s, err := store.Open(filepath.Join(dir, "state.db"), store.Options{Logger: log, Registerer: reg})
 //	if err != nil { … }

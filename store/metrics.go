@@ -10,6 +10,7 @@ type metrics struct {
 	commitDuration prometheus.Histogram   // meridian_store_commit_duration_seconds
 	transitions    *prometheus.CounterVec // meridian_health_transitions_total{to}
 	staleReports   prometheus.Gauge       // meridian_health_stale_reports
+	expiredReports prometheus.Counter     // meridian_store_expired_reports_total
 }
 
 // newMetrics registers the store's metrics, and a collector of meridian_health_target_up over
@@ -29,6 +30,10 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 		staleReports: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "meridian", Subsystem: "health", Name: "stale_reports",
 			Help: "Prober reports older than 3 intervals, which do not vote.",
+		}),
+		expiredReports: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "meridian", Subsystem: "store", Name: "expired_reports_total",
+			Help: "Prober reports deleted because the prober had not reported on the target for longer than the report expiry.",
 		}),
 	}
 	for _, st := range []health.State{health.Unknown, health.Up, health.Down} {

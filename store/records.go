@@ -91,6 +91,7 @@ func unsafeLoad(tx *bolt.Tx) (map[string]*entry, error) {
 		}
 		e := at(string(k))
 		e.ts.Aggregate, e.ts.Since, e.ts.Cause = r.Aggregate, r.Since.UTC(), r.Cause
+		e.stateRow = true
 		return nil
 	})
 	if err != nil {

@@ -33,7 +33,13 @@ type Options struct {
 	// CheckInterval is how often reports are checked for having gone stale when no new report
 	// arrives. Default 500ms.
 	CheckInterval time.Duration
-	Registerer    prometheus.Registerer // nil: no metrics registered
+	// ReportExpiry: a prober's report on a target older than this is deleted (from the View
+	// and the file) by a sweep the committer runs every minute once rules are set, so a prober
+	// that went away, or reported on a target no rule names, leaves no trace. A report that
+	// still votes under its target's rule is kept however old. Default 10 minutes; negative:
+	// reports never expire.
+	ReportExpiry time.Duration
+	Registerer   prometheus.Registerer // nil: no metrics registered
 }
 
 func (o *Options) defaults() {
@@ -55,7 +61,13 @@ func (o *Options) defaults() {
 	if o.CheckInterval <= 0 {
 		o.CheckInterval = 500 * time.Millisecond
 	}
+	if o.ReportExpiry == 0 {
+		o.ReportExpiry = DefaultReportExpiry
+	}
 }
+
+// DefaultReportExpiry is Options.ReportExpiry's default.
+const DefaultReportExpiry = 10 * time.Minute
 
 // maxBatch bounds the writes grouped into one commit.
 const maxBatch = 1024
@@ -82,6 +94,9 @@ type Store struct {
 	rules  map[string]Rule // nil until SetRules
 	events int             // keys in the events bucket
 	dirty  bool            // a commit failed: re-evaluate everything at the next check
+	// nextSweep is when the ticker next deletes expired reports (expire.go); zero: at the
+	// first tick after SetRules.
+	nextSweep time.Time
 }
 
 type reqKind uint8
@@ -91,6 +106,7 @@ const (
 	reqOverride
 	reqRules
 	reqCheck
+	reqSweep
 )
 
 type request struct {
@@ -180,9 +196,16 @@ func (s *Store) Record(ctx context.Context, o health.Observation) error {
 
 var _ health.Sink = (*Store)(nil)
 
+// maxIDLen bounds a target or prober ID, so that an obs key (target\x00prober) stays well
+// under bbolt's key limit: a key it refuses would fail the whole commit it is grouped in.
+const maxIDLen = 4096
+
 func checkID(what, id string) error {
 	if id == "" {
 		return fmt.Errorf("observation has no %s", what)
+	}
+	if len(id) > maxIDLen {
+		return fmt.Errorf("%s is %d bytes, at most %d", what, len(id), maxIDLen)
 	}
 	if strings.IndexByte(id, 0) >= 0 {
 		return fmt.Errorf("%s %q contains NUL", what, id)
@@ -192,8 +215,8 @@ func checkID(what, id string) error {
 
 // SetRules replaces the per-target rules (on config load) and re-evaluates every target; it
 // returns once the new View is published. Targets without a rule are Unknown to policies
-// (unless overridden); their persisted rows are kept, so a reload that brings them back resumes
-// from them.
+// (unless overridden); their persisted rows are kept until their reports expire
+// (Options.ReportExpiry), so a reload that soon brings them back resumes from them.
 func (s *Store) SetRules(rules map[string]Rule) {
 	r := &request{kind: reqRules, rules: maps.Clone(rules)}
 	if r.rules == nil {
@@ -225,6 +248,11 @@ func (s *Store) ClearOverride(target string) error {
 // check re-evaluates every target now; tests use it with a fake clock.
 func (s *Store) check() error {
 	return s.submit(context.Background(), &request{kind: reqCheck})
+}
+
+// sweep deletes the expired reports now, as the ticker does every minute; for tests.
+func (s *Store) sweep() error {
+	return s.submit(context.Background(), &request{kind: reqSweep})
 }
 
 func (s *Store) submit(ctx context.Context, r *request) error {

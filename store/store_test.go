@@ -330,6 +330,8 @@ func TestRecordRejects(t *testing.T) {
 		{"no target", health.Observation{Prober: "a"}},
 		{"no prober", health.Observation{Target: "web"}},
 		{"NUL in target", health.Observation{Target: "w\x00b", Prober: "a"}},
+		{"target longer than a bbolt key", health.Observation{Target: strings.Repeat("w", 40000), Prober: "a"}},
+		{"prober too long", health.Observation{Target: "web", Prober: strings.Repeat("a", maxIDLen+1)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,14 @@ type entry struct {
 	state   health.State // Override.apply(Aggregate): what the events track
 	expires time.Time    // when a fresh report goes stale; zero if none
 	stale   int          // reports that are stale (ruled targets only)
+	// stateRow: the state bucket has a row for the target, so it stays in the View.
+	stateRow bool
+}
+
+// gone says whether e has nothing left to show: no rule, report, override or persisted state.
+// Such an entry is left out of the View (a made-up target whose reports expired).
+func (e *entry) gone() bool {
+	return !e.ts.Ruled && len(e.ts.Reports) == 0 && e.ts.Override.Kind == None && !e.stateRow
 }
 
 // TargetState is the evidence behind one target's state, for the API and the dashboard.
@@ -76,6 +84,16 @@ func (v *View) Since(target string) time.Time {
 		return e.ts.Since
 	}
 	return time.Time{}
+}
+
+// Ruled says whether target has a Rule: it is one of the current config's targets. Cheaper
+// than Target(target).Ruled, which copies the reports.
+func (v *View) Ruled(target string) bool {
+	if v == nil {
+		return false
+	}
+	e := v.targets[target]
+	return e != nil && e.ts.Ruled
 }
 
 // Target returns the evidence for target; a copy, safe to keep.

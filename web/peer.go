@@ -4,14 +4,17 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/meridian-gslb/meridian/health"
 	"github.com/meridian-gslb/meridian/health/peer"
 	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/store"
 )
 
 // Peer configures the API remote probers and proxies use: POST /api/v1/peer/observations,
 // GET /api/v1/peer/plan and POST /api/v1/peer/feedback, all signed with Secret (see
-// health/peer).
+// health/peer). The three share one replay cache, so each signed request is accepted once.
 type Peer struct {
 	Secret []byte
 	Sink   health.Sink            // records the probers' observations: the store
@@ -19,12 +22,24 @@ type Peer struct {
 	// Feedback, when not nil, records remote proxies' reports (store.Measurements).
 	Feedback feedback.Sink
 	Now      func() time.Time // default time.Now
+	// Known says whether a target (or a proxy's backend ID) is one of the current config's;
+	// observations and loads of others are counted and dropped. nil: when Sink is a
+	// *store.Store, the targets its View has a rule for (store.Store.SetRules at each load);
+	// else every target.
+	Known func(target string) bool
+	// Registerer takes the meridian_peer_* metrics; nil: they are not registered.
+	Registerer prometheus.Registerer
 }
 
 func (a *api) registerPeer(mux *http.ServeMux, p *Peer) {
-	mux.HandleFunc(peer.ObservationsPath, a.only("POST", peer.Handler(p.Sink, p.Secret, a.log, p.Now).ServeHTTP))
-	mux.HandleFunc(peer.PlanPath, a.only("GET", peer.PlanHandler(p.Plan, p.Secret, a.log, p.Now).ServeHTTP))
+	known := p.Known
+	if st, ok := p.Sink.(*store.Store); ok && known == nil {
+		known = func(target string) bool { return st.View().Ruled(target) }
+	}
+	rv := peer.NewReceiver(peer.ReceiverOptions{Secret: p.Secret, Logger: a.log, Now: p.Now, Known: known, Registerer: p.Registerer})
+	mux.HandleFunc(peer.ObservationsPath, a.only("POST", rv.Observations(p.Sink).ServeHTTP))
+	mux.HandleFunc(peer.PlanPath, a.only("GET", rv.Plan(p.Plan).ServeHTTP))
 	if p.Feedback != nil {
-		mux.HandleFunc(peer.FeedbackPath, a.only("POST", peer.FeedbackHandler(p.Feedback, p.Secret, a.log, p.Now).ServeHTTP))
+		mux.HandleFunc(peer.FeedbackPath, a.only("POST", rv.Feedback(p.Feedback).ServeHTTP))
 	}
 }

@@ -83,7 +83,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	plan.Store(remotePlan(targets))
 	meas := store.NewMeasurements(store.MeasureOptions{Registerer: reg}) // what proxies report
 	if peerSecret != "" {
-		api.Peer = &web.Peer{Secret: []byte(peerSecret), Sink: st, Plan: func() []health.Target { return *plan.Load() }, Feedback: meas}
+		api.Peer = &web.Peer{Secret: []byte(peerSecret), Sink: st, Plan: func() []health.Target { return *plan.Load() }, Feedback: meas, Registerer: reg}
 	}
 	h, err := dns.NewHandler(cfg, log, reg, dns.WithHealth(healthView{st}), dns.WithMeasurements(meas))
 	if err != nil {

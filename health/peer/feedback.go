@@ -1,13 +1,13 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,22 +18,32 @@ import (
 // FeedbackPath is where a node takes remote proxies' reports.
 const FeedbackPath = "/api/v1/peer/feedback"
 
-// FeedbackHandler receives a remote proxy's signed feedback.Report (JSON) and records it in
-// sink. It answers 401 to a bad signature or timestamp, 400 to a malformed report (no proxy,
-// an RTT prefix that is not a client /24 or /48, a negative value), 500 when sink fails,
-// else 200 {"rtts": n, "loads": m}. now is the clock for the replay window.
+// FeedbackHandler is NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Feedback(sink):
+// a handler with its own replay cache, which records every backend.
 func FeedbackHandler(sink feedback.Sink, secret []byte, log *slog.Logger, now func() time.Time) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
-	log = log.With("component", "peer")
+	return NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Feedback(sink)
+}
+
+// feedbackReply is the body of a 200 answer to a report.
+type feedbackReply struct {
+	RTTs     int `json:"rtts"`
+	Loads    int `json:"loads"`
+	Rejected int `json:"rejected,omitempty"` // loads of backends the node does not know
+}
+
+// Feedback receives a remote proxy's signed feedback.Report (JSON) and records it in sink. It
+// answers 401 to a bad signature or timestamp or a replayed request, 400 to a malformed report
+// (no proxy, an RTT prefix that is not a client /24 or /48, a negative value), 500 when sink
+// fails, else 200 {"rtts": n, "loads": m, "rejected": k}: the loads of backends that are not
+// Known are left out and counted in k (omitted when 0).
+func (rv *Receiver) Feedback(sink feedback.Sink) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := readSigned(w, r, secret, log, now)
+		body, ok := rv.readSigned(w, r)
 		if !ok {
 			return
 		}
 		var rep feedback.Report
-		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&rep); err != nil {
+		if err := json.Unmarshal(body, &rep); err != nil {
 			writeError(w, http.StatusBadRequest, "bad report: "+err.Error())
 			return
 		}
@@ -41,14 +51,29 @@ func FeedbackHandler(sink feedback.Sink, secret []byte, log *slog.Logger, now fu
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		rejected, example := 0, ""
+		rep.Load = slices.DeleteFunc(rep.Load, func(l feedback.BackendLoad) bool {
+			if rv.known(l.ID) {
+				return false
+			}
+			if rejected++; example == "" {
+				example = l.ID
+			}
+			return true
+		})
+		if rejected > 0 {
+			rv.m.rejectedLoads.WithLabelValues(reasonUnknownTarget).Add(float64(rejected))
+			rv.log.Warn("loads of unknown backends not recorded", "proxy", clip(rep.Proxy), "remote", remoteHost(r),
+				"count", rejected, "example", clip(example))
+		}
 		if err := sink.Record(r.Context(), rep); err != nil {
-			log.Error("recording proxy feedback failed", "proxy", rep.Proxy, "err", err)
+			rv.log.Error("recording proxy feedback failed", "proxy", clip(rep.Proxy), "err", err)
 			writeError(w, http.StatusInternalServerError, "record: "+err.Error())
 			return
 		}
-		log.Debug("recorded proxy feedback", "proxy", rep.Proxy, "region", rep.Region, "remote", remoteHost(r),
+		rv.log.Debug("recorded proxy feedback", "proxy", clip(rep.Proxy), "region", clip(rep.Region), "remote", remoteHost(r),
 			"rtts", len(rep.RTTs), "loads", len(rep.Load))
-		writeJSON(w, http.StatusOK, map[string]int{"rtts": len(rep.RTTs), "loads": len(rep.Load)})
+		writeJSON(w, http.StatusOK, feedbackReply{RTTs: len(rep.RTTs), Loads: len(rep.Load), Rejected: rejected})
 	})
 }
 
@@ -56,6 +81,9 @@ func FeedbackHandler(sink feedback.Sink, secret []byte, log *slog.Logger, now fu
 func checkReport(rep feedback.Report) error {
 	if rep.Proxy == "" {
 		return errors.New("report names no proxy")
+	}
+	if len(rep.Proxy) > maxNameLen || len(rep.Region) > maxNameLen {
+		return fmt.Errorf("proxy or region is longer than %d bytes", maxNameLen)
 	}
 	if len(rep.RTTs) > 0 && rep.Region == "" {
 		return errors.New("report has RTTs but names no region")

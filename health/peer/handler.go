@@ -1,14 +1,13 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +16,13 @@ import (
 
 // maxBody bounds a request body: a batch of observations or a plan.
 const maxBody = 8 << 20
+
+// Bounds on the names in a batch, so that one batch cannot make the store write rows of
+// megabytes (the region is copied into every observation's row) or keys bbolt refuses.
+const (
+	maxTargetLen = 1024
+	maxNameLen   = 256 // prober and region
+)
 
 // Batch is the body of POST /api/v1/peer/observations.
 type Batch struct {
@@ -37,6 +43,12 @@ type ObservationJSON struct {
 	At        time.Time `json:"at"`
 }
 
+// batchReply is the body of a 200 answer to a batch.
+type batchReply struct {
+	Recorded int `json:"recorded"`
+	Rejected int `json:"rejected,omitempty"` // observations of targets the node does not know
+}
+
 func toWire(o health.Observation) ObservationJSON {
 	return ObservationJSON{Target: o.Target, Up: o.Up, Undecided: o.Undecided,
 		RTTns: int64(o.RTT), Err: o.Err, At: o.At}
@@ -46,38 +58,41 @@ func toWire(o health.Observation) ObservationJSON {
 // into few commits.
 const recordConcurrency = 32
 
-// Handler receives signed batches of observations and records each in sink. It answers 401
-// (and logs why) to a request whose signature or timestamp is wrong, 400 to a malformed batch,
-// 500 when sink fails, else 200 {"recorded": n}. now is the clock for the replay window.
+// Handler is NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Observations(sink):
+// a handler with its own replay cache, which records every target.
 func Handler(sink health.Sink, secret []byte, log *slog.Logger, now func() time.Time) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
-	log = log.With("component", "peer")
+	return NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Observations(sink)
+}
+
+// Observations receives signed batches of observations and records each in sink. It answers
+// 401 (and logs why) to a request whose signature or timestamp is wrong or which repeats an
+// accepted one, 400 to a malformed batch, 500 when sink fails, else 200
+// {"recorded": n, "rejected": m}: observations of targets that are not Known are left out and
+// counted in m (the key is omitted when m is 0).
+func (rv *Receiver) Observations(sink health.Sink) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := readSigned(w, r, secret, log, now)
+		body, ok := rv.readSigned(w, r)
 		if !ok {
 			return
 		}
 		var b Batch
-		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&b); err != nil {
+		if err := json.Unmarshal(body, &b); err != nil {
 			writeError(w, http.StatusBadRequest, "bad batch: "+err.Error())
 			return
 		}
-		if b.Prober == "" {
-			writeError(w, http.StatusBadRequest, "batch names no prober")
+		if err := checkBatch(b); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		t := now()
+		t := rv.o.Now()
 		obs := make([]health.Observation, 0, len(b.Observations))
-		for i, o := range b.Observations {
-			if o.Prober != "" && o.Prober != b.Prober {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("observations[%d]: prober %q is not the batch's %q", i, o.Prober, b.Prober))
-				return
-			}
-			if o.Target == "" {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("observations[%d]: no target", i))
-				return
+		rejected, example := 0, ""
+		for _, o := range b.Observations {
+			if !rv.known(o.Target) {
+				if rejected++; example == "" {
+					example = o.Target
+				}
+				continue
 			}
 			at := o.At
 			if at.IsZero() || at.After(t) { // a clock ahead must not keep a report fresh
@@ -86,14 +101,55 @@ func Handler(sink health.Sink, secret []byte, log *slog.Logger, now func() time.
 			obs = append(obs, health.Observation{Target: o.Target, Prober: b.Prober, Region: b.Region, Up: o.Up,
 				Undecided: o.Undecided, RTT: time.Duration(o.RTTns), Err: o.Err, At: at})
 		}
+		if rejected > 0 {
+			rv.m.rejectedObs.WithLabelValues(reasonUnknownTarget).Add(float64(rejected))
+			rv.log.Warn("observations of unknown targets not recorded", "prober", b.Prober, "remote", remoteHost(r),
+				"count", rejected, "example", clip(example))
+		}
 		if err := recordAll(r.Context(), sink, obs); err != nil {
-			log.Error("recording remote observations failed", "prober", b.Prober, "err", err)
+			rv.log.Error("recording remote observations failed", "prober", b.Prober, "err", err)
 			writeError(w, http.StatusInternalServerError, "record: "+err.Error())
 			return
 		}
-		log.Debug("recorded remote observations", "prober", b.Prober, "remote", r.RemoteAddr, "n", len(obs))
-		writeJSON(w, http.StatusOK, map[string]int{"recorded": len(obs)})
+		rv.log.Debug("recorded remote observations", "prober", b.Prober, "remote", r.RemoteAddr, "n", len(obs))
+		writeJSON(w, http.StatusOK, batchReply{Recorded: len(obs), Rejected: rejected})
 	})
+}
+
+// checkBatch says what is wrong with a batch, or nil.
+func checkBatch(b Batch) error {
+	if b.Prober == "" {
+		return fmt.Errorf("batch names no prober")
+	}
+	if err := checkName("prober", b.Prober, maxNameLen); err != nil {
+		return err
+	}
+	if len(b.Region) > maxNameLen {
+		return fmt.Errorf("region is %d bytes, at most %d", len(b.Region), maxNameLen)
+	}
+	for i, o := range b.Observations {
+		if o.Prober != "" && o.Prober != b.Prober {
+			return fmt.Errorf("observations[%d]: prober %.64q is not the batch's %.64q", i, o.Prober, b.Prober)
+		}
+		if o.Target == "" {
+			return fmt.Errorf("observations[%d]: no target", i)
+		}
+		if err := checkName("target", o.Target, maxTargetLen); err != nil {
+			return fmt.Errorf("observations[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// checkName refuses a name the store cannot key a row by: too long, or holding NUL.
+func checkName(what, s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("%s is %d bytes, at most %d", what, len(s), max)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%s %.64q contains NUL", what, s)
+	}
+	return nil
 }
 
 // recordAll records obs concurrently (bounded) and returns the first error.
@@ -115,30 +171,6 @@ func recordAll(ctx context.Context, sink health.Sink, obs []health.Observation) 
 	}
 	wg.Wait()
 	return first
-}
-
-// readSigned reads r's body and checks its signature; when that fails it answers 401, logs
-// why and returns false.
-func readSigned(w http.ResponseWriter, r *http.Request, secret []byte, log *slog.Logger, now func() time.Time) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "read body: "+err.Error())
-		return nil, false
-	}
-	if err := verify(r.Header, secret, now(), body); err != nil {
-		prober := r.Header.Get(HeaderProber)
-		if prober == "" {
-			var b struct {
-				Prober string `json:"prober"`
-			}
-			_ = json.Unmarshal(body, &b) // unauthenticated: for the log only
-			prober = b.Prober
-		}
-		log.Warn("peer request refused", "prober", prober, "remote", remoteHost(r), "path", r.URL.Path, "reason", err)
-		writeError(w, http.StatusUnauthorized, "unauthorized: "+err.Error())
-		return nil, false
-	}
-	return body, true
 }
 
 func remoteHost(r *http.Request) string {

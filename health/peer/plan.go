@@ -128,25 +128,27 @@ func (pm PlanMonitor) health() (*health.Monitor, error) {
 	return m, nil
 }
 
-// PlanHandler answers signed GET requests with the plan of the node's current targets, as
-// plan returns them at each request (so a config reload shows at once).
+// PlanHandler is NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Plan(plan):
+// a handler with its own replay cache.
 func PlanHandler(plan func() []health.Target, secret []byte, log *slog.Logger, now func() time.Time) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
-	log = log.With("component", "peer")
+	return NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Plan(plan)
+}
+
+// Plan answers signed GET requests with the plan of the node's current targets, as plan
+// returns them at each request (so a config reload shows at once).
+func (rv *Receiver) Plan(plan func() []health.Target) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := readSigned(w, r, secret, log, now); !ok {
+		if _, ok := rv.readSigned(w, r); !ok {
 			return
 		}
 		p := NewPlan(plan())
-		log.Debug("served the probe plan", "prober", r.Header.Get(HeaderProber), "remote", remoteHost(r), "targets", len(p.Targets))
+		rv.log.Debug("served the probe plan", "prober", clip(r.Header.Get(HeaderProber)), "remote", remoteHost(r), "targets", len(p.Targets))
 		writeJSON(w, http.StatusOK, p)
 	})
 }
 
 // FetchPlan asks node (a base URL such as "http://10.0.0.1:8080") for its probe plan, signed
-// with secret, as the prober named prober.
+// with secret (and a fresh nonce), as the prober named prober.
 func FetchPlan(ctx context.Context, node, prober string, secret []byte) ([]health.Target, error) {
 	return fetchPlan(ctx, &http.Client{Timeout: 10 * time.Second}, node, prober, secret, time.Now())
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -18,6 +19,9 @@ import (
 const (
 	HeaderTimestamp = "X-Meridian-Timestamp"
 	HeaderSignature = "X-Meridian-Signature"
+	// HeaderNonce is 16 random bytes in hex, new for every request: a node accepts each
+	// nonce once, so a request cannot be replayed within the timestamp window.
+	HeaderNonce = "X-Meridian-Nonce"
 	// HeaderProber names the prober on a plan request, for the node's log (it is not signed).
 	HeaderProber = "X-Meridian-Prober"
 )
@@ -31,20 +35,38 @@ const (
 	PlanPath         = "/api/v1/peer/plan"
 )
 
-// Sign returns the signature of body sent at ts.
-func Sign(secret []byte, ts int64, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(strconv.FormatInt(ts, 10)))
-	m.Write([]byte{'\n'})
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+// nonceLen is the length of a nonce in bytes; on the wire it is twice as many hex digits.
+const nonceLen = 16
+
+// Sign returns the signature of body sent at ts with nonce (the X-Meridian-Nonce header's
+// text): hex(HMAC-SHA256(secret, ts + "\n" + nonce + "\n" + body)).
+func Sign(secret []byte, ts int64, nonce string, body []byte) string {
+	return hex.EncodeToString(mac(secret, strconv.FormatInt(ts, 10), nonce, body))
 }
 
-// sign sets the timestamp and signature headers of a request carrying body.
+func mac(secret []byte, ts, nonce string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts))
+	m.Write([]byte{'\n'})
+	m.Write([]byte(nonce))
+	m.Write([]byte{'\n'})
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// NewNonce returns a fresh random nonce for HeaderNonce.
+func NewNonce() string {
+	b := make([]byte, nonceLen)
+	rand.Read(b) // never fails (crypto/rand: it crashes the program instead)
+	return hex.EncodeToString(b)
+}
+
+// sign sets the timestamp, nonce and signature headers of a request carrying body.
 func sign(h http.Header, secret []byte, now time.Time, body []byte) {
-	ts := now.Unix()
+	ts, nonce := now.Unix(), NewNonce()
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	h.Set(HeaderSignature, Sign(secret, ts, body))
+	h.Set(HeaderNonce, nonce)
+	h.Set(HeaderSignature, Sign(secret, ts, nonce, body))
 }
 
 // postSigned POSTs body (JSON) to url, signed with secret at now, and returns an error unless
@@ -76,30 +98,67 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.text }
 
-// verify checks a request's headers against body; the error says why it is refused.
-func verify(h http.Header, secret []byte, now time.Time, body []byte) error {
-	tsText, sigText := h.Get(HeaderTimestamp), h.Get(HeaderSignature)
-	if tsText == "" || sigText == "" {
-		return errors.New("missing timestamp or signature header")
-	}
-	ts, err := strconv.ParseInt(tsText, 10, 64)
+// nonce is a request's X-Meridian-Nonce, decoded: the replay cache's key.
+type nonce [nonceLen]byte
+
+// verify checks a request's headers against body at now and returns its timestamp and nonce,
+// for the replay cache; the error says why it is refused. It does not know which nonces were
+// used before: the caller asks its replay cache.
+func verify(h http.Header, secret []byte, now time.Time, body []byte) (time.Time, nonce, error) {
+	sh, err := parseHeaders(h)
 	if err != nil {
-		return fmt.Errorf("bad timestamp %q", tsText)
+		return time.Time{}, nonce{}, err
 	}
-	sig, err := hex.DecodeString(sigText)
-	if err != nil {
-		return errors.New("signature is not hex")
-	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(tsText))
-	m.Write([]byte{'\n'})
-	m.Write(body)
-	if !hmac.Equal(sig, m.Sum(nil)) {
-		return errors.New("bad signature")
+	tsText, nonceText, sig, ts, n := sh.tsText, sh.nonceText, sh.sig, sh.ts, sh.nonce
+	if !hmac.Equal(sig, mac(secret, tsText, nonceText, body)) {
+		return time.Time{}, nonce{}, errors.New("bad signature")
 	}
 	// Checked after the signature, so an unsigned request learns nothing about the clock.
-	if skew := now.Sub(time.Unix(ts, 0)); skew > MaxSkew || skew < -MaxSkew {
-		return fmt.Errorf("timestamp %d is %v off (allowed ±%v)", ts, skew.Round(time.Second), MaxSkew)
+	at := time.Unix(ts, 0)
+	if ts < -maxUnix || ts > maxUnix {
+		return time.Time{}, nonce{}, fmt.Errorf("timestamp %d is out of range", ts)
 	}
-	return nil
+	if skew := now.Sub(at); skew > MaxSkew || skew < -MaxSkew {
+		return time.Time{}, nonce{}, fmt.Errorf("timestamp %d is %v off (allowed ±%v)", ts, skew.Round(time.Second), MaxSkew)
+	}
+	return at, n, nil
 }
+
+// signedHeaders are a request's signature headers, parsed.
+type signedHeaders struct {
+	tsText, nonceText string
+	ts                int64
+	nonce             nonce
+	sig               []byte
+}
+
+// parseHeaders checks that the signature headers are there and well-formed. It needs no body,
+// so a receiver refuses a request without them on its head, before reading what it sends.
+func parseHeaders(h http.Header) (signedHeaders, error) {
+	sh := signedHeaders{tsText: h.Get(HeaderTimestamp), nonceText: h.Get(HeaderNonce)}
+	sigText := h.Get(HeaderSignature)
+	if sh.tsText == "" || sigText == "" {
+		return sh, errors.New("missing timestamp or signature header")
+	}
+	if sh.nonceText == "" {
+		return sh, errors.New("missing nonce header")
+	}
+	var err error
+	if sh.ts, err = strconv.ParseInt(sh.tsText, 10, 64); err != nil {
+		return sh, fmt.Errorf("bad timestamp %.32q", sh.tsText)
+	}
+	if len(sh.nonceText) != 2*nonceLen {
+		return sh, fmt.Errorf("nonce is %d characters, want %d hex digits", len(sh.nonceText), 2*nonceLen)
+	}
+	if _, err := hex.Decode(sh.nonce[:], []byte(sh.nonceText)); err != nil {
+		return sh, errors.New("nonce is not hex")
+	}
+	if sh.sig, err = hex.DecodeString(sigText); err != nil {
+		return sh, errors.New("signature is not hex")
+	}
+	return sh, nil
+}
+
+// maxUnix bounds the timestamps verify compares with its clock, so that the difference cannot
+// overflow time.Duration (it saturates, but the error would then name a nonsense skew).
+const maxUnix = 1 << 40
