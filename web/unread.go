@@ -3,6 +3,7 @@ package web
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -20,6 +21,7 @@ func closeUnread(next http.Handler) http.Handler {
 		r.Body = b
 		uw := &unreadWriter{ResponseWriter: w, body: b}
 		next.ServeHTTP(uw, r)
+		uw.release(true)
 		if uw.wroteHeader && !b.done {
 			hangUp(w)
 		}
@@ -61,27 +63,81 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// maxHeldReply bounds the reply unreadWriter holds back to give it a Content-Length.
+const maxHeldReply = 64 << 10
+
+// unreadWriter sets Connection: close on a reply begun before the request's body was read to
+// its end, and holds that reply back until the handler returns (or it grows past
+// maxHeldReply, or the handler flushes) to send it with a Content-Length: net/http would
+// chunk it, and the hang-up would cut the chunked body short of its last chunk.
 type unreadWriter struct {
 	http.ResponseWriter
 	body        *trackedBody
 	wroteHeader bool
+	held        bool // the status and body below are not passed on yet
+	code        int
+	buf         []byte
 }
 
 func (w *unreadWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.wroteHeader = true
-		if !w.body.done {
-			w.Header().Set("Connection", "close")
+	if w.wroteHeader {
+		if !w.held {
+			w.ResponseWriter.WriteHeader(code) // net/http logs the superfluous call
 		}
+		return
 	}
-	w.ResponseWriter.WriteHeader(code)
+	w.wroteHeader = true
+	if w.body.done {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.Header().Set("Connection", "close")
+	w.held, w.code = true, code
 }
 
 func (w *unreadWriter) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if !w.held {
+		return w.ResponseWriter.Write(p)
+	}
+	if len(w.buf)+len(p) <= maxHeldReply {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	if err := w.release(false); err != nil {
+		return 0, err
+	}
 	return w.ResponseWriter.Write(p)
+}
+
+// release passes a held reply on, with its length when it is whole (the handler returned).
+func (w *unreadWriter) release(whole bool) error {
+	if !w.held {
+		return nil
+	}
+	w.held = false
+	bodyAllowed := w.code >= 200 && w.code != http.StatusNoContent && w.code != http.StatusNotModified
+	if whole && bodyAllowed && w.Header().Get("Content-Length") == "" && w.Header().Get("Transfer-Encoding") == "" {
+		w.Header().Set("Content-Length", strconv.Itoa(len(w.buf)))
+	}
+	w.ResponseWriter.WriteHeader(w.code)
+	b := w.buf
+	w.buf = nil
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := w.ResponseWriter.Write(b)
+	return err
+}
+
+// FlushError sends a held reply before flushing, for http.ResponseController.
+func (w *unreadWriter) FlushError() error {
+	if err := w.release(false); err != nil {
+		return err
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
