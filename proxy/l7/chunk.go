@@ -2,24 +2,31 @@ package l7
 
 // chunkParser finds the end of a chunked body as it streams through, and which of its bytes
 // are data, without buffering: the loop engine passes the framing on as it is (or drops it
-// for an HTTP/1.0 client).
+// for an HTTP/1.0 client). Because the next hop reads that framing itself, it accepts only
+// the strict grammar of RFC 9112 7.1: every line ends in CRLF (no bare CR or LF; errata
+// 7633), only whitespace or an extension follows the size, and CRLF follows the data.
 type chunkParser struct {
-	state  uint8
-	size   int64 // data left in the current chunk
-	digits int
-	line   int // bytes in the current extension or trailer line
+	state   uint8
+	size    int64 // data left in the current chunk
+	digits  int
+	line    int // bytes after the size digits, or in the current trailer line
+	trailer int // bytes in the trailer section
 }
 
 const (
-	chunkSize    = iota // reading the size's hex digits
-	chunkExt            // after the size: an extension, up to the line's end
-	chunkData           // size bytes of data
-	chunkDataEnd        // the CRLF after the data
-	chunkTrailer        // trailer lines, up to an empty one
+	chunkSize      = iota // reading the size's hex digits
+	chunkSizeWS           // whitespace after the size
+	chunkExt              // an extension, up to the line's CR
+	chunkSizeLF           // the LF that ends the size line
+	chunkData             // size bytes of data
+	chunkDataCR           // the CR after the data
+	chunkDataLF           // and its LF
+	chunkTrailer          // trailer lines, up to an empty one
+	chunkTrailerLF        // the LF that ends a trailer line
 	chunkDone
 )
 
-// maxChunkLine bounds an extension or trailer line, and the trailer section.
+// maxChunkLine bounds what follows a chunk size on its line, and the trailer section.
 const maxChunkLine = 8 << 10
 
 func (c *chunkParser) reset() { *c = chunkParser{} }
@@ -35,7 +42,7 @@ func (c *chunkParser) step(p []byte) (n int, data bool, err error) {
 			n = int(c.size)
 		}
 		if c.size -= int64(n); c.size == 0 {
-			c.state = chunkDataEnd
+			c.state = chunkDataCR
 		}
 		return n, true, nil
 	}
@@ -44,43 +51,78 @@ func (c *chunkParser) step(p []byte) (n int, data bool, err error) {
 		n++
 		switch c.state {
 		case chunkSize:
-			switch d := unhex(b); {
-			case d >= 0:
+			if d := unhex(b); d >= 0 {
 				if c.digits++; c.digits > 15 {
 					return n, false, errBadChunk
 				}
 				c.size = c.size<<4 | int64(d)
-			case c.digits == 0:
-				return n, false, errBadChunk
-			case b == '\n':
-				c.endSize()
-			default:
-				c.state, c.line = chunkExt, 0
+				continue
 			}
-		case chunkExt:
-			if b == '\n' {
-				c.endSize()
-			} else if c.line++; c.line > maxChunkLine {
+			if c.digits == 0 {
 				return n, false, errBadChunk
 			}
-		case chunkDataEnd:
+			c.state, c.line = chunkSizeWS, 0
+			fallthrough
+		case chunkSizeWS:
 			switch b {
 			case '\r':
-			case '\n':
-				c.state, c.digits, c.size = chunkSize, 0, 0
+				c.state = chunkSizeLF
+				continue
+			case ';':
+				c.state = chunkExt
+			case ' ', '\t':
 			default:
 				return n, false, errBadChunk
 			}
-		case chunkTrailer:
+			if c.line++; c.line > maxChunkLine {
+				return n, false, errBadChunk
+			}
+		case chunkExt:
 			switch {
-			case b == '\n' && c.line == 0:
-				c.state = chunkDone
+			case b == '\r':
+				c.state = chunkSizeLF
 			case b == '\n':
-				c.line = 0
-			case b != '\r' || c.line > 0:
+				return n, false, errBadChunk
+			default:
 				if c.line++; c.line > maxChunkLine {
 					return n, false, errBadChunk
 				}
+			}
+		case chunkSizeLF:
+			if b != '\n' {
+				return n, false, errBadChunk
+			}
+			c.endSize()
+		case chunkDataCR:
+			if b != '\r' {
+				return n, false, errBadChunk
+			}
+			c.state = chunkDataLF
+		case chunkDataLF:
+			if b != '\n' {
+				return n, false, errBadChunk
+			}
+			c.state, c.digits, c.size = chunkSize, 0, 0
+		case chunkTrailer:
+			switch {
+			case b == '\r':
+				c.state = chunkTrailerLF
+			case b == '\n':
+				return n, false, errBadChunk
+			default:
+				c.line++
+				if c.trailer++; c.trailer > maxChunkLine {
+					return n, false, errBadChunk
+				}
+			}
+		case chunkTrailerLF:
+			switch {
+			case b != '\n':
+				return n, false, errBadChunk
+			case c.line == 0:
+				c.state = chunkDone
+			default:
+				c.state, c.line = chunkTrailer, 0
 			}
 		}
 	}
