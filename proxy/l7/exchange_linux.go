@@ -39,12 +39,19 @@ func headEnd(b []byte) int {
 	return -1
 }
 
-// skipBlank skips the empty lines allowed before a start line (RFC 9112 2.2).
+// skipBlank skips the empty lines allowed before a start line (RFC 9112 2.2): LF or CRLF,
+// as head.read does; a bare CR is left to fail the start line.
 func skipBlank(b []byte, off, end int) int {
-	for off < end && (b[off] == '\r' || b[off] == '\n') {
-		off++
+	for {
+		switch {
+		case off < end && b[off] == '\n':
+			off++
+		case off+1 < end && b[off] == '\r' && b[off+1] == '\n':
+			off += 2
+		default:
+			return off
+		}
 	}
-	return off
 }
 
 // stepIdle flushes the last response, then reads and starts the next request.

@@ -115,6 +115,9 @@ func (h *head) parse(response bool) error {
 			return errBadHead
 		}
 		f := field{name: line[:colon], value: trimOWS(line[colon+1:])}
+		if !isFieldValue(f.value) {
+			return errBadHead
+		}
 		switch {
 		case eqFold(f.name, "Content-Length"):
 			f.drop = true
@@ -220,11 +223,11 @@ func (h *head) parseStart(line []byte, response bool) error {
 	if response {
 		version = a
 		n, ok := parseUint(b)
-		if !ok {
-			return errBadHead
+		if !ok || n < 100 || !isFieldValue(c) {
+			return errBadHead // a code under 100 would pass for 1xx here, for final elsewhere
 		}
 		h.status = int(n)
-	} else if !isTokenBytes(a) || bytes.IndexByte(c, ' ') >= 0 {
+	} else if !isTokenBytes(a) || !isTarget(b) || bytes.IndexByte(c, ' ') >= 0 {
 		return errBadHead
 	}
 	switch string(version) {
@@ -239,6 +242,28 @@ func (h *head) parseStart(line []byte, response bool) error {
 }
 
 var errBadVersion = errors.New("unsupported HTTP version")
+
+// isFieldValue reports whether v, a field value or reason phrase, holds no control
+// character but HTAB (RFC 9110 5.5). A bare CR or a NUL must not be forwarded: the next hop
+// could end a line there (RFC 9112 2.2), and a field smuggled in.
+func isFieldValue(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// isTarget reports whether a request target holds no space or control character.
+func isTarget(t []byte) bool {
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // get returns the first value of the named header.
 func (h *head) get(name string) ([]byte, bool) {
