@@ -190,6 +190,9 @@ func (s *Store) Record(ctx context.Context, o health.Observation) error {
 	if err := checkID("prober", o.Prober); err != nil {
 		return err
 	}
+	if err := checkTime("observation time", o.At); err != nil {
+		return err
+	}
 	return s.submit(ctx, &request{kind: reqObs, target: o.Target,
 		obs: Report{Prober: o.Prober, Region: o.Region, Up: o.Up, Undecided: o.Undecided, RTT: o.RTT, Err: o.Err, At: o.At.UTC()}})
 }
@@ -209,6 +212,16 @@ func checkID(what, id string) error {
 	}
 	if strings.IndexByte(id, 0) >= 0 {
 		return fmt.Errorf("%s %q contains NUL", what, id)
+	}
+	return nil
+}
+
+// checkTime refuses a time the state file cannot hold: its rows are JSON, whose times are the
+// years 0 to 9999 in UTC. Stored, such a time would fail the whole commit it is grouped in,
+// and every other write in it.
+func checkTime(what string, t time.Time) error {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("%s %s is outside the years 0 to 9999 (UTC)", what, t)
 	}
 	return nil
 }
@@ -235,6 +248,9 @@ func (s *Store) SetOverride(target string, o Override) error {
 	}
 	if int(o.Kind) >= len(overrideNames) {
 		return fmt.Errorf("invalid override kind %d", o.Kind)
+	}
+	if err := checkTime("override time", o.At); err != nil {
+		return err
 	}
 	o.At = o.At.UTC()
 	return s.submit(context.Background(), &request{kind: reqOverride, target: target, ov: o})

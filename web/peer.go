@@ -22,11 +22,14 @@ type Peer struct {
 	// Feedback, when not nil, records remote proxies' reports (store.Measurements).
 	Feedback feedback.Sink
 	Now      func() time.Time // default time.Now
-	// Known says whether a target (or a proxy's backend ID) is one of the current config's;
-	// observations and loads of others are counted and dropped. nil: when Sink is a
-	// *store.Store, the targets its View has a rule for (store.Store.SetRules at each load);
-	// else every target.
+	// Known says whether an observation's target is one of the current config's; observations
+	// of others are counted and dropped. nil: when Sink is a *store.Store, the targets its View
+	// has a rule for (store.Store.SetRules at each load); else every target.
 	Known func(target string) bool
+	// KnownBackend says the same of a backend ID in a proxy's feedback; loads of others are
+	// counted and dropped. nil: every backend (the store's rules leave out the endpoints of
+	// pools without a monitor, whose loads max_inflight still reads).
+	KnownBackend func(id string) bool
 	// Registerer takes the meridian_peer_* metrics; nil: they are not registered.
 	Registerer prometheus.Registerer
 }
@@ -36,7 +39,8 @@ func (a *api) registerPeer(mux *http.ServeMux, p *Peer) {
 	if st, ok := p.Sink.(*store.Store); ok && known == nil {
 		known = func(target string) bool { return st.View().Ruled(target) }
 	}
-	rv := peer.NewReceiver(peer.ReceiverOptions{Secret: p.Secret, Logger: a.log, Now: p.Now, Known: known, Registerer: p.Registerer})
+	rv := peer.NewReceiver(peer.ReceiverOptions{Secret: p.Secret, Logger: a.log, Now: p.Now, Known: known,
+		KnownBackend: p.KnownBackend, Registerer: p.Registerer})
 	mux.HandleFunc(peer.ObservationsPath, a.only("POST", rv.Observations(p.Sink).ServeHTTP))
 	mux.HandleFunc(peer.PlanPath, a.only("GET", rv.Plan(p.Plan).ServeHTTP))
 	if p.Feedback != nil {

@@ -35,7 +35,7 @@ type feedbackReply struct {
 // answers 401 to a bad signature or timestamp or a replayed request, 400 to a malformed report
 // (no proxy, an RTT prefix that is not a client /24 or /48, a negative value), 500 when sink
 // fails, else 200 {"rtts": n, "loads": m, "rejected": k}: the loads of backends that are not
-// Known are left out and counted in k (omitted when 0).
+// KnownBackend are left out and counted in k (omitted when 0).
 func (rv *Receiver) Feedback(sink feedback.Sink) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := rv.readSigned(w, r)
@@ -53,7 +53,7 @@ func (rv *Receiver) Feedback(sink feedback.Sink) http.Handler {
 		}
 		rejected, example := 0, ""
 		rep.Load = slices.DeleteFunc(rep.Load, func(l feedback.BackendLoad) bool {
-			if rv.known(l.ID) {
+			if rv.knownBackend(l.ID) {
 				return false
 			}
 			if rejected++; example == "" {

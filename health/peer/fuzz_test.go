@@ -26,7 +26,7 @@ func fuzzKnown(id string) bool { return strings.HasPrefix(id, "a/") }
 
 func fuzzReceiver() *Receiver {
 	return NewReceiver(ReceiverOptions{Secret: secret, Logger: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return fuzzNow }, Known: fuzzKnown})
+		Now: func() time.Time { return fuzzNow }, Known: fuzzKnown, KnownBackend: fuzzKnown})
 }
 
 // FuzzObservationBatch: any correctly signed body gets 200 or 400, never a panic or a 500; a

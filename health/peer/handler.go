@@ -137,6 +137,11 @@ func checkBatch(b Batch) error {
 		if err := checkName("target", o.Target, maxTargetLen); err != nil {
 			return fmt.Errorf("observations[%d]: %w", i, err)
 		}
+		// The store keeps times as JSON, years 0 to 9999 in UTC, and refuses others: answered
+		// 400 here, so that a prober with a broken clock does not retry them for ever.
+		if y := o.At.UTC().Year(); y < 0 || y > 9999 {
+			return fmt.Errorf("observations[%d]: at %s is outside the years 0 to 9999 (UTC)", i, o.At)
+		}
 	}
 	return nil
 }

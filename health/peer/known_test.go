@@ -80,7 +80,8 @@ func TestUnknownTargetsNotRecorded(t *testing.T) {
 // recorded; its RTTs and known loads are.
 func TestUnknownBackendLoads(t *testing.T) {
 	m := store.NewMeasurements(store.MeasureOptions{})
-	rv := NewReceiver(ReceiverOptions{Secret: secret, Known: func(id string) bool { return id == "eu/192.0.2.1" }})
+	rv := NewReceiver(ReceiverOptions{Secret: secret, KnownBackend: func(id string) bool { return id == "eu/192.0.2.1" },
+		Known: func(string) bool { return false }}) // Known is for observations: not applied to loads
 	rep := feedbackReport()
 	rep.Load = append(rep.Load, feedback.BackendLoad{ID: "made-up/1", InFlight: 5}, feedback.BackendLoad{ID: "made-up/2", InFlight: 5})
 	body := mustJSON(t, rep)

@@ -16,11 +16,15 @@ type ReceiverOptions struct {
 	Secret []byte           // the shared secret requests are signed with
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // the clock for the timestamp window; default time.Now
-	// Known says whether target, an observation's target or a proxy's backend ID, is one the
-	// node monitors (store.View.Ruled). Anything else is not recorded: it is counted, logged
-	// once per request and answered 200, so a prober whose config is newer than the node's
-	// does not retry for ever. nil: every target is recorded.
+	// Known says whether target, an observation's target, is one the node monitors
+	// (store.View.Ruled). Anything else is not recorded: it is counted, logged once per
+	// request and answered 200, so a prober whose config is newer than the node's does not
+	// retry for ever. nil: every target is recorded.
 	Known func(target string) bool
+	// KnownBackend says the same of a backend ID in a proxy's feedback, for its load. It is
+	// not Known: a pool without a monitor has no store rule, yet its endpoints' loads count
+	// (max_inflight). nil: every backend's load is recorded.
+	KnownBackend func(id string) bool
 	// MaxNonces bounds the replay cache; default DefaultMaxNonces. When it is full of nonces
 	// still in the window, requests are refused with 503 until some leave it.
 	MaxNonces  int
@@ -51,6 +55,11 @@ func NewReceiver(o ReceiverOptions) *Receiver {
 
 // known says whether target may be recorded.
 func (rv *Receiver) known(target string) bool { return rv.o.Known == nil || rv.o.Known(target) }
+
+// knownBackend says whether the load of backend id may be recorded.
+func (rv *Receiver) knownBackend(id string) bool {
+	return rv.o.KnownBackend == nil || rv.o.KnownBackend(id)
+}
 
 // readSigned reads r's body, checks its signature and timestamp and admits its nonce. When
 // any of that fails it answers (401; 503 when the replay cache is full), logs why and returns
