@@ -18,7 +18,7 @@ import (
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/dns/dnstest"
 	"github.com/meridian-gslb/meridian/geo/geotest"
-	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/health/measure"
 	"github.com/meridian-gslb/meridian/store"
 )
 
@@ -78,7 +78,7 @@ func feedbackServer(t *testing.T) (netip.AddrPort, *dns.Handler, *store.Measurem
 	return dnstest.Start(t, h, "127.0.0.1"), h, m, clock, reg
 }
 
-func record(t *testing.T, m *store.Measurements, r feedback.Report) {
+func record(t *testing.T, m *store.Measurements, r measure.Report) {
 	t.Helper()
 	if err := m.Record(context.Background(), r); err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestMeasuredRTTSteersLatencyAnswers(t *testing.T) {
 		t.Fatalf("before any measurement: got %v scope /%d, want one of pool a scoped /24", got, scope)
 	}
 
-	record(t, m, feedback.Report{Proxy: "proxy-b", Region: "b", RTTs: []feedback.PrefixRTT{
+	record(t, m, measure.Report{Proxy: "proxy-b", Region: "b", RTTs: []measure.PrefixRTT{
 		{Prefix: netip.MustParsePrefix("81.2.69.0/24"), RTT: 2 * time.Millisecond, Samples: 12},
 		{Prefix: netip.MustParsePrefix("81.2.69.0/23"), RTT: time.Millisecond, Samples: 1}, // not a /24: ignored
 	}})
@@ -157,7 +157,7 @@ func TestFullPoolSpills(t *testing.T) {
 		return answerAddrs(r), r.Answer[0].Header().Ttl
 	}
 	load := func(a1, a2 int64) {
-		record(t, m, feedback.Report{Proxy: "proxy-a", Region: "a", Load: []feedback.BackendLoad{
+		record(t, m, measure.Report{Proxy: "proxy-a", Region: "a", Load: []measure.BackendLoad{
 			{ID: "a/127.0.1.1", InFlight: a1}, {ID: "a/127.0.1.2", InFlight: a2}, {ID: "elsewhere/192.0.2.1", InFlight: 99},
 		}})
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/health/measure"
 )
 
 // MeasureOptions tune a Measurements table; the zero value is usable.
@@ -27,7 +27,7 @@ type MeasureOptions struct {
 // Measurements is the node's table of what its proxies measure: client RTTs per (client
 // prefix, region) and in-flight load per backend, from each proxy's latest report. It lives in
 // memory only: measurements are minutes-fresh by nature, so a restarted node waits for the
-// next reports (seconds) rather than trusting old ones. Record is the feedback.Sink of local
+// next reports (seconds) rather than trusting old ones. Record is the measure.Sink of local
 // and remote proxies; the lookups read an immutable snapshot through an atomic pointer and
 // never lock, for the DNS path.
 type Measurements struct {
@@ -46,16 +46,16 @@ type measureView struct {
 type proxyTable struct {
 	proxy, region string
 	at            time.Time // when it arrived (the node's clock)
-	rtts          map[netip.Prefix]feedback.PrefixRTT
+	rtts          map[netip.Prefix]measure.PrefixRTT
 	loads         map[string]int64
 }
 
-var _ feedback.Sink = (*Measurements)(nil)
+var _ measure.Sink = (*Measurements)(nil)
 
 // NewMeasurements returns an empty table.
 func NewMeasurements(o MeasureOptions) *Measurements {
 	if o.TTL <= 0 {
-		o.TTL = 5 * feedback.DefaultInterval
+		o.TTL = 5 * measure.DefaultInterval
 	}
 	if o.MaxPrefixes <= 0 {
 		o.MaxPrefixes = 100000
@@ -80,19 +80,19 @@ func (m *Measurements) TTL() time.Duration { return m.o.TTL }
 // Record replaces r.Proxy's previous report with r, and drops reports past the TTL.
 // RTTs of prefixes other than a /24 (IPv4) or /48 (IPv6) are ignored: clients are looked up
 // by those.
-func (m *Measurements) Record(_ context.Context, r feedback.Report) error {
+func (m *Measurements) Record(_ context.Context, r measure.Report) error {
 	if r.Proxy == "" {
 		return fmt.Errorf("report names no proxy")
 	}
 	now := m.o.Now()
 	t := &proxyTable{proxy: r.Proxy, region: r.Region, at: now,
-		rtts: make(map[netip.Prefix]feedback.PrefixRTT, min(len(r.RTTs), m.o.MaxPrefixes)), loads: make(map[string]int64, len(r.Load))}
+		rtts: make(map[netip.Prefix]measure.PrefixRTT, min(len(r.RTTs), m.o.MaxPrefixes)), loads: make(map[string]int64, len(r.Load))}
 	if r.Region != "" {
 		for _, p := range r.RTTs {
 			if len(t.rtts) >= m.o.MaxPrefixes {
 				break
 			}
-			if p.RTT <= 0 || !p.Prefix.IsValid() || p.Prefix != feedback.ClientPrefix(p.Prefix.Addr()) {
+			if p.RTT <= 0 || !p.Prefix.IsValid() || p.Prefix != measure.ClientPrefix(p.Prefix.Addr()) {
 				continue
 			}
 			t.rtts[p.Prefix] = p
@@ -145,7 +145,7 @@ func (m *Measurements) Measured(a netip.Addr, region string) (Measured, bool) {
 		return Measured{}, false
 	}
 	now := m.o.Now()
-	p := feedback.ClientPrefix(a)
+	p := measure.ClientPrefix(a)
 	out := Measured{Prefix: p, Age: -1}
 	var sum float64
 	for _, t := range ts {

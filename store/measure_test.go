@@ -10,11 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/health/measure"
 )
 
-func rtt(prefix string, ms float64, samples uint64) feedback.PrefixRTT {
-	return feedback.PrefixRTT{Prefix: netip.MustParsePrefix(prefix), RTT: time.Duration(ms * float64(time.Millisecond)), Samples: samples}
+func rtt(prefix string, ms float64, samples uint64) measure.PrefixRTT {
+	return measure.PrefixRTT{Prefix: netip.MustParsePrefix(prefix), RTT: time.Duration(ms * float64(time.Millisecond)), Samples: samples}
 }
 
 func TestMeasurements(t *testing.T) {
@@ -24,22 +24,22 @@ func TestMeasurements(t *testing.T) {
 	ctx := context.Background()
 	client := netip.MustParseAddr("81.2.69.7")
 
-	if err := m.Record(ctx, feedback.Report{Region: "eu"}); err == nil {
+	if err := m.Record(ctx, measure.Report{Region: "eu"}); err == nil {
 		t.Error("a report without a proxy was recorded, want an error")
 	}
-	must := func(r feedback.Report) {
+	must := func(r measure.Report) {
 		t.Helper()
 		if err := m.Record(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(feedback.Report{Proxy: "p1", Region: "eu",
-		RTTs: []feedback.PrefixRTT{rtt("81.2.69.0/24", 10, 3), rtt("81.2.0.0/16", 1, 1), rtt("2001:db8:1::/48", 5, 1)},
-		Load: []feedback.BackendLoad{{ID: "eu/a", InFlight: 4}}})
+	must(measure.Report{Proxy: "p1", Region: "eu",
+		RTTs: []measure.PrefixRTT{rtt("81.2.69.0/24", 10, 3), rtt("81.2.0.0/16", 1, 1), rtt("2001:db8:1::/48", 5, 1)},
+		Load: []measure.BackendLoad{{ID: "eu/a", InFlight: 4}}})
 	now = now.Add(5 * time.Second)
-	must(feedback.Report{Proxy: "p2", Region: "eu", RTTs: []feedback.PrefixRTT{rtt("81.2.69.0/24", 20, 1)},
-		Load: []feedback.BackendLoad{{ID: "eu/a", InFlight: 6}, {ID: "eu/b", InFlight: 1}}})
-	must(feedback.Report{Proxy: "p3", Load: []feedback.BackendLoad{{ID: "eu/b", InFlight: 2}}}) // load only
+	must(measure.Report{Proxy: "p2", Region: "eu", RTTs: []measure.PrefixRTT{rtt("81.2.69.0/24", 20, 1)},
+		Load: []measure.BackendLoad{{ID: "eu/a", InFlight: 6}, {ID: "eu/b", InFlight: 1}}})
+	must(measure.Report{Proxy: "p3", Load: []measure.BackendLoad{{ID: "eu/b", InFlight: 2}}}) // load only
 
 	ms, ok := m.Measured(client, "eu")
 	if !ok || ms.RTT != 12500*time.Microsecond || ms.Samples != 4 || ms.Age != 0 || ms.Prefix != netip.MustParsePrefix("81.2.69.0/24") {
@@ -72,7 +72,7 @@ func TestMeasurements(t *testing.T) {
 
 	now = now.Add(3 * time.Second)
 	// p1 reports again: its new report replaces the old one.
-	must(feedback.Report{Proxy: "p1", Region: "eu", RTTs: []feedback.PrefixRTT{rtt("81.2.69.0/24", 30, 1)}})
+	must(measure.Report{Proxy: "p1", Region: "eu", RTTs: []measure.PrefixRTT{rtt("81.2.69.0/24", 30, 1)}})
 	if got, want := m.DescribeRTT(client, "eu"), "proxy measurement of 81.2.69.0/24 (2 samples, age 0s)"; got != want {
 		t.Errorf("describe = %q, want %q", got, want)
 	}
@@ -104,9 +104,9 @@ func TestMeasurementsConcurrent(t *testing.T) {
 	for p := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
-				_ = m.Record(context.Background(), feedback.Report{Proxy: string(rune('a' + p)), Region: "eu",
-					RTTs: []feedback.PrefixRTT{rtt("81.2.69.0/24", float64(1+i%5), 1)},
-					Load: []feedback.BackendLoad{{ID: "eu/x", InFlight: int64(i)}}})
+				_ = m.Record(context.Background(), measure.Report{Proxy: string(rune('a' + p)), Region: "eu",
+					RTTs: []measure.PrefixRTT{rtt("81.2.69.0/24", float64(1+i%5), 1)},
+					Load: []measure.BackendLoad{{ID: "eu/x", InFlight: int64(i)}}})
 			}
 		})
 	}

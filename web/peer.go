@@ -7,8 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/health/measure"
 	"github.com/meridian-gslb/meridian/health/peer"
-	"github.com/meridian-gslb/meridian/proxy/feedback"
 	"github.com/meridian-gslb/meridian/store"
 )
 
@@ -20,7 +20,7 @@ type Peer struct {
 	Sink   health.Sink            // records the probers' observations: the store
 	Plan   func() []health.Target // the node's current probe targets, read at every request
 	// Feedback, when not nil, records remote proxies' reports (store.Measurements).
-	Feedback feedback.Sink
+	Feedback measure.Sink
 	Now      func() time.Time // default time.Now
 	// Known says whether an observation's target is one of the current config's; observations
 	// of others are counted and dropped. nil: when Sink is a *store.Store, the targets its View

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/health/measure"
 	"github.com/meridian-gslb/meridian/health/peer"
 	"github.com/meridian-gslb/meridian/proxy/feedback"
 	"github.com/meridian-gslb/meridian/store"
@@ -60,7 +61,7 @@ func TestFeedbackEndpoint(t *testing.T) {
 	}
 
 	rec := feedback.NewRecorder(feedback.Options{Proxy: "remote-1", Region: "eu",
-		Loads: func() []feedback.BackendLoad { return []feedback.BackendLoad{{ID: "eu/127.0.0.1", InFlight: 3}} }})
+		Loads: func() []measure.BackendLoad { return []measure.BackendLoad{{ID: "eu/127.0.0.1", InFlight: 3}} }})
 	rec.ObserveConn(loopbackConn(t))
 	rep := feedback.NewReporter(rec, peer.NewFeedbackPusher([]string{base}, secret, nil), feedback.ReporterOptions{Interval: time.Hour})
 	rctx, rcancel := context.WithCancel(context.Background())
@@ -87,7 +88,7 @@ type notifySink struct {
 	done chan struct{}
 }
 
-func (n notifySink) Record(ctx context.Context, r feedback.Report) error {
+func (n notifySink) Record(ctx context.Context, r measure.Report) error {
 	err := n.m.Record(ctx, r)
 	select {
 	case n.done <- struct{}{}:

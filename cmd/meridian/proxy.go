@@ -22,6 +22,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/health/measure"
 	"github.com/meridian-gslb/meridian/health/peer"
 	"github.com/meridian-gslb/meridian/proxy"
 	"github.com/meridian-gslb/meridian/proxy/feedback"
@@ -39,7 +40,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	secretFile := fs.String("secret-file", "", "file holding the node's [server] peer_secret: with -node, send it feedback (client RTTs, backend loads)")
 	name := fs.String("name", "", "this proxy's name in its feedback reports (default: the host name)")
-	every := fs.Duration("feedback", feedback.DefaultInterval, "how often to send feedback to the node")
+	every := fs.Duration("feedback", measure.DefaultInterval, "how often to send feedback to the node")
 	procs := fs.Int("procs", 0, "Go scheduler slots (GOMAXPROCS) for the proxy, besides one per tcp event loop; 0: one per CPU. 1 gives the lowest tail latency on a busy box, like HAProxy's nbthread 1")
 	if err := fs.Parse(args); err != nil {
 		return errQuiet
@@ -82,7 +83,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg := prometheus.NewRegistry()
 	var set *proxy.Set
 	rec := feedback.NewRecorder(feedback.Options{Proxy: *name, Region: cfg.Proxies[0].Region, Logger: log, Registerer: reg,
-		Loads: func() []feedback.BackendLoad { return feedback.Loads(set.InFlight()) }})
+		Loads: func() []measure.BackendLoad { return measure.Loads(set.InFlight()) }})
 	set, err = proxy.New(cfg, proxy.Options{Logger: log, Registerer: reg, Feedback: rec})
 	if err != nil {
 		return err

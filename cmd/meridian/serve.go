@@ -23,6 +23,7 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/health/measure"
 	"github.com/meridian-gslb/meridian/proxy"
 	"github.com/meridian-gslb/meridian/proxy/feedback"
 	"github.com/meridian-gslb/meridian/store"
@@ -102,7 +103,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var rec *feedback.Recorder
 	if len(cfg.Proxies) > 0 {
 		rec = feedback.NewRecorder(feedback.Options{Proxy: cfg.Server.Node, Region: cfg.Proxies[0].Region, Logger: log, Registerer: reg,
-			Loads: func() []feedback.BackendLoad { return feedback.Loads(proxies.InFlight()) }})
+			Loads: func() []measure.BackendLoad { return measure.Loads(proxies.InFlight()) }})
 		if proxies, err = proxy.New(cfg, proxy.Options{Logger: log, Registerer: reg, Feedback: rec}); err != nil {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/health/measure"
 )
 
 // FeedbackPath is where a node takes remote proxies' reports.
@@ -20,7 +20,7 @@ const FeedbackPath = "/api/v1/peer/feedback"
 
 // FeedbackHandler is NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Feedback(sink):
 // a handler with its own replay cache, which records every backend.
-func FeedbackHandler(sink feedback.Sink, secret []byte, log *slog.Logger, now func() time.Time) http.Handler {
+func FeedbackHandler(sink measure.Sink, secret []byte, log *slog.Logger, now func() time.Time) http.Handler {
 	return NewReceiver(ReceiverOptions{Secret: secret, Logger: log, Now: now}).Feedback(sink)
 }
 
@@ -31,18 +31,18 @@ type feedbackReply struct {
 	Rejected int `json:"rejected,omitempty"` // loads of backends the node does not know
 }
 
-// Feedback receives a remote proxy's signed feedback.Report (JSON) and records it in sink. It
+// Feedback receives a remote proxy's signed measure.Report (JSON) and records it in sink. It
 // answers 401 to a bad signature or timestamp or a replayed request, 400 to a malformed report
 // (no proxy, an RTT prefix that is not a client /24 or /48, a negative value), 500 when sink
 // fails, else 200 {"rtts": n, "loads": m, "rejected": k}: the loads of backends that are not
 // KnownBackend are left out and counted in k (omitted when 0).
-func (rv *Receiver) Feedback(sink feedback.Sink) http.Handler {
+func (rv *Receiver) Feedback(sink measure.Sink) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := rv.readSigned(w, r)
 		if !ok {
 			return
 		}
-		var rep feedback.Report
+		var rep measure.Report
 		if err := json.Unmarshal(body, &rep); err != nil {
 			writeError(w, http.StatusBadRequest, "bad report: "+err.Error())
 			return
@@ -52,7 +52,7 @@ func (rv *Receiver) Feedback(sink feedback.Sink) http.Handler {
 			return
 		}
 		rejected, example := 0, ""
-		rep.Load = slices.DeleteFunc(rep.Load, func(l feedback.BackendLoad) bool {
+		rep.Load = slices.DeleteFunc(rep.Load, func(l measure.BackendLoad) bool {
 			if rv.knownBackend(l.ID) {
 				return false
 			}
@@ -78,7 +78,7 @@ func (rv *Receiver) Feedback(sink feedback.Sink) http.Handler {
 }
 
 // checkReport says what is wrong with a report, or nil.
-func checkReport(rep feedback.Report) error {
+func checkReport(rep measure.Report) error {
 	if rep.Proxy == "" {
 		return errors.New("report names no proxy")
 	}
@@ -89,8 +89,8 @@ func checkReport(rep feedback.Report) error {
 		return errors.New("report has RTTs but names no region")
 	}
 	for i, p := range rep.RTTs {
-		if !p.Prefix.IsValid() || p.Prefix != feedback.ClientPrefix(p.Prefix.Addr()) {
-			return fmt.Errorf("rtts[%d]: prefix %s is not a client /%d or /%d", i, p.Prefix, feedback.Bits4, feedback.Bits6)
+		if !p.Prefix.IsValid() || p.Prefix != measure.ClientPrefix(p.Prefix.Addr()) {
+			return fmt.Errorf("rtts[%d]: prefix %s is not a client /%d or /%d", i, p.Prefix, measure.Bits4, measure.Bits6)
 		}
 		if p.RTT <= 0 {
 			return fmt.Errorf("rtts[%d]: rtt_ns %d, want > 0", i, p.RTT)
@@ -104,7 +104,7 @@ func checkReport(rep feedback.Report) error {
 	return nil
 }
 
-// FeedbackPusher is the feedback.Sink of a remote proxy: Record posts the report, signed, to
+// FeedbackPusher is the measure.Sink of a remote proxy: Record posts the report, signed, to
 // every node at once. A report that fails to reach a node is not queued: the next one
 // replaces it.
 type FeedbackPusher struct {
@@ -114,7 +114,7 @@ type FeedbackPusher struct {
 	now    func() time.Time
 }
 
-var _ feedback.Sink = (*FeedbackPusher)(nil)
+var _ measure.Sink = (*FeedbackPusher)(nil)
 
 // NewFeedbackPusher returns a pusher to nodes (base URLs such as "http://10.0.0.1:8080").
 func NewFeedbackPusher(nodes []string, secret []byte, c *http.Client) *FeedbackPusher {
@@ -129,7 +129,7 @@ func NewFeedbackPusher(nodes []string, secret []byte, c *http.Client) *FeedbackP
 }
 
 // Record sends r to every node and returns what failed, node by node.
-func (p *FeedbackPusher) Record(ctx context.Context, r feedback.Report) error {
+func (p *FeedbackPusher) Record(ctx context.Context, r measure.Report) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)

@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/health/measure"
 	"github.com/meridian-gslb/meridian/store"
 )
 
-func feedbackReport() feedback.Report {
-	return feedback.Report{Proxy: "fra-1", Region: "eu", At: time.Now(),
-		RTTs: []feedback.PrefixRTT{{Prefix: netip.MustParsePrefix("81.2.69.0/24"), RTT: 4 * time.Millisecond, Samples: 9},
+func feedbackReport() measure.Report {
+	return measure.Report{Proxy: "fra-1", Region: "eu", At: time.Now(),
+		RTTs: []measure.PrefixRTT{{Prefix: netip.MustParsePrefix("81.2.69.0/24"), RTT: 4 * time.Millisecond, Samples: 9},
 			{Prefix: netip.MustParsePrefix("2001:db8:1::/48"), RTT: 7 * time.Millisecond, Samples: 2}},
-		Load: []feedback.BackendLoad{{ID: "eu/192.0.2.1", InFlight: 17}}}
+		Load: []measure.BackendLoad{{ID: "eu/192.0.2.1", InFlight: 17}}}
 }
 
 // TestFeedbackPush: the pusher's signed POST is accepted and fills the node's table;

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/meridian-gslb/meridian/health"
-	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/health/measure"
 )
 
 // fuzzNow is the receivers' clock in the fuzz targets.
@@ -87,10 +87,10 @@ func FuzzObservationBatch(f *testing.F) {
 // feedbackSink keeps the reports a node recorded.
 type feedbackSink struct {
 	mu  sync.Mutex
-	got []feedback.Report
+	got []measure.Report
 }
 
-func (s *feedbackSink) Record(_ context.Context, r feedback.Report) error {
+func (s *feedbackSink) Record(_ context.Context, r measure.Report) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got = append(s.got, r)

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/meridian-gslb/meridian/proxy/feedback"
+	"github.com/meridian-gslb/meridian/health/measure"
 	"github.com/meridian-gslb/meridian/store"
 )
 
@@ -83,7 +83,7 @@ func TestUnknownBackendLoads(t *testing.T) {
 	rv := NewReceiver(ReceiverOptions{Secret: secret, KnownBackend: func(id string) bool { return id == "eu/192.0.2.1" },
 		Known: func(string) bool { return false }}) // Known is for observations: not applied to loads
 	rep := feedbackReport()
-	rep.Load = append(rep.Load, feedback.BackendLoad{ID: "made-up/1", InFlight: 5}, feedback.BackendLoad{ID: "made-up/2", InFlight: 5})
+	rep.Load = append(rep.Load, measure.BackendLoad{ID: "made-up/1", InFlight: 5}, measure.BackendLoad{ID: "made-up/2", InFlight: 5})
 	body := mustJSON(t, rep)
 	hdr := http.Header{}
 	sign(hdr, secret, time.Now(), body)

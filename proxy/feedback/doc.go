@@ -9,7 +9,7 @@
 //
 //	var set *proxy.Set
 //	rec := feedback.NewRecorder(feedback.Options{Proxy: "fra-1", Region: "eu", Logger: log,
-//		Loads: func() []feedback.BackendLoad { return feedback.Loads(set.InFlight()) }})
+//		Loads: func() []measure.BackendLoad { return measure.Loads(set.InFlight()) }})
 //	set, err := proxy.New(cfg, proxy.Options{Feedback: rec, …})
 //	g.Go(func() error { return feedback.NewReporter(rec, sink, feedback.ReporterOptions{}).Run(ctx) })
 //

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-gslb/meridian/health/measure"
 )
 
 // Recorder defaults.
@@ -25,7 +27,7 @@ type Options struct {
 	Proxy  string // this proxy's name, unique among the proxies reporting to a node
 	Region string // the region the proxy serves
 	// Loads returns the backends' in-flight counts at report time; nil: none reported.
-	Loads func() []BackendLoad
+	Loads func() []measure.BackendLoad
 	// MaxPrefixes bounds the prefixes kept; the least recently seen is evicted first.
 	// Default DefaultMaxPrefixes.
 	MaxPrefixes int
@@ -110,7 +112,7 @@ func (r *Recorder) ObserveConn(c *net.TCPConn) {
 
 // Observe adds one RTT sample for a client at a (ObserveConn without the socket).
 func (r *Recorder) Observe(a netip.Addr, rtt time.Duration) {
-	p := ClientPrefix(a)
+	p := measure.ClientPrefix(a)
 	if !p.IsValid() || rtt <= 0 {
 		return
 	}
@@ -171,17 +173,17 @@ func (r *Recorder) Len() int {
 
 // Snapshot drops the prefixes not seen for MaxAge and returns the rest, most recently seen
 // first, with the backends' loads.
-func (r *Recorder) Snapshot() Report {
+func (r *Recorder) Snapshot() measure.Report {
 	now := r.o.Now()
-	rep := Report{Proxy: r.o.Proxy, Region: r.o.Region, At: now}
+	rep := measure.Report{Proxy: r.o.Proxy, Region: r.o.Region, At: now}
 	r.mu.Lock()
 	for e := r.tail; e != nil && now.Sub(e.seen) > r.o.MaxAge; e = r.tail {
 		r.unlink(e)
 		delete(r.m, e.prefix)
 	}
-	rep.RTTs = make([]PrefixRTT, 0, len(r.m))
+	rep.RTTs = make([]measure.PrefixRTT, 0, len(r.m))
 	for e := r.head; e != nil; e = e.next {
-		rep.RTTs = append(rep.RTTs, PrefixRTT{Prefix: e.prefix, RTT: time.Duration(e.rtt), Samples: e.samples})
+		rep.RTTs = append(rep.RTTs, measure.PrefixRTT{Prefix: e.prefix, RTT: time.Duration(e.rtt), Samples: e.samples})
 	}
 	r.mu.Unlock()
 	if r.o.Loads != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meridian-gslb/meridian/health/measure"
 )
 
 // TestObserveConnReadsTheKernelRTT: a real loopback connection, after a few round trips,
@@ -89,7 +91,7 @@ func TestObserveAggregatesPerPrefix(t *testing.T) {
 	r.Observe(netip.MustParseAddr("2001:db8:1:ffff::9"), 30*time.Millisecond)
 	r.Observe(netip.MustParseAddr("81.2.70.1"), 0) // no sample
 	rep := r.Snapshot()
-	want := map[netip.Prefix]PrefixRTT{
+	want := map[netip.Prefix]measure.PrefixRTT{
 		netip.MustParsePrefix("81.2.69.0/24"):    {RTT: 12500 * time.Microsecond, Samples: 2}, // 10 + (20-10)/4
 		netip.MustParsePrefix("2001:db8:1::/48"): {RTT: 30 * time.Millisecond, Samples: 2},
 	}
@@ -146,8 +148,10 @@ func TestSnapshotShapeAndAge(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r := NewRecorder(Options{
 		Proxy: "fra-1", Region: "eu", MaxAge: time.Minute, Registerer: reg,
-		Now:   func() time.Time { return now },
-		Loads: func() []BackendLoad { return Loads(map[string]int64{"eu/192.0.2.2": 0, "eu/192.0.2.1": 7}) },
+		Now: func() time.Time { return now },
+		Loads: func() []measure.BackendLoad {
+			return measure.Loads(map[string]int64{"eu/192.0.2.2": 0, "eu/192.0.2.1": 7})
+		},
 	})
 	r.Observe(netip.MustParseAddr("192.0.2.10"), 3*time.Millisecond)
 	now = now.Add(45 * time.Second)
@@ -163,7 +167,7 @@ func TestSnapshotShapeAndAge(t *testing.T) {
 	if len(rep.RTTs) != 1 || rep.RTTs[0].Prefix != netip.MustParsePrefix("198.51.100.0/24") {
 		t.Errorf("rtts = %+v, want only 198.51.100.0/24", rep.RTTs)
 	}
-	if len(rep.Load) != 2 || rep.Load[0] != (BackendLoad{ID: "eu/192.0.2.1", InFlight: 7}) || rep.Load[1] != (BackendLoad{ID: "eu/192.0.2.2"}) {
+	if len(rep.Load) != 2 || rep.Load[0] != (measure.BackendLoad{ID: "eu/192.0.2.1", InFlight: 7}) || rep.Load[1] != (measure.BackendLoad{ID: "eu/192.0.2.2"}) {
 		t.Errorf("load = %+v, want eu/192.0.2.1 7, eu/192.0.2.2 0 (sorted)", rep.Load)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
@@ -194,11 +198,11 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 
 type recordingSink struct {
 	mu   sync.Mutex
-	reps []Report
+	reps []measure.Report
 	got  chan struct{}
 }
 
-func (s *recordingSink) Record(_ context.Context, r Report) error {
+func (s *recordingSink) Record(_ context.Context, r measure.Report) error {
 	s.mu.Lock()
 	s.reps = append(s.reps, r)
 	s.mu.Unlock()

@@ -4,34 +4,33 @@ import (
 	"context"
 	"log/slog"
 	"time"
-)
 
-// DefaultInterval is how often a Reporter sends.
-const DefaultInterval = 5 * time.Second
+	"github.com/meridian-gslb/meridian/health/measure"
+)
 
 // Source gives the report to send; *Recorder is one.
 type Source interface {
-	Snapshot() Report
+	Snapshot() measure.Report
 }
 
 // ReporterOptions configure a Reporter.
 type ReporterOptions struct {
-	Interval time.Duration // default DefaultInterval
+	Interval time.Duration // default measure.DefaultInterval
 	Logger   *slog.Logger  // default: discard
 }
 
 // Reporter sends src's report to a sink every Interval.
 type Reporter struct {
 	src  Source
-	sink Sink
+	sink measure.Sink
 	o    ReporterOptions
 	log  *slog.Logger
 }
 
 // NewReporter returns a reporter; Run starts it.
-func NewReporter(src Source, sink Sink, o ReporterOptions) *Reporter {
+func NewReporter(src Source, sink measure.Sink, o ReporterOptions) *Reporter {
 	if o.Interval <= 0 {
-		o.Interval = DefaultInterval
+		o.Interval = measure.DefaultInterval
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -1,4 +1,4 @@
-package feedback
+package measure
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 )
+
+// DefaultInterval is how often a proxy reports; a node forgets a report a few intervals old.
+const DefaultInterval = 5 * time.Second
 
 // Report is what one proxy knows at one moment.
 type Report struct {
