@@ -2,8 +2,8 @@
 // read from the kernel (TCP_INFO) when a client connection closes and aggregated per client
 // prefix (/24 for IPv4, /48 for IPv6), and the in-flight load of each backend.
 //
-// A [Recorder] is the listeners' ConnObserver; its [Recorder.Snapshot] is a [Report]. A
-// [Reporter] sends one every few seconds to a [Sink]: in `meridian serve` the node's
+// A [Recorder] is the listeners' ConnObserver; its [Recorder.Snapshot] is a [measure.Report] (health/measure). A
+// [Reporter] sends one every few seconds to a [measure.Sink]: in `meridian serve` the node's
 // measurement table (store.Measurements), in a remote `meridian proxy` a signed HTTP push to
 // the nodes (health/peer.FeedbackPusher).
 //
