@@ -267,11 +267,13 @@ func unsafeTrim(eb *bolt.Bucket, n int) (int, error) {
 // publish installs the edited entries as a new View, leaving out those with nothing left to
 // show (entry.gone); it returns how many it left out that the previous View had.
 func (s *Store) publish(c *change, now time.Time) int {
-	next := &View{at: now, ruled: s.rules != nil, targets: maps.Clone(c.base.targets), ids: c.base.ids}
+	base := c.base
+	next := &View{at: now, ruled: s.rules != nil, targets: maps.Clone(base.targets), ids: base.ids,
+		version: base.version, changed: base.changed}
 	if next.targets == nil {
 		next.targets = map[string]*entry{}
 	}
-	changed := false
+	changed, differ := false, base.ruled != next.ruled
 	delta, dropped := 0, 0
 	for id, e := range c.edits {
 		old := next.targets[id]
@@ -281,7 +283,7 @@ func (s *Store) publish(c *change, now time.Time) int {
 		if e.gone() {
 			if old != nil {
 				delete(next.targets, id)
-				changed = true
+				changed, differ = true, true
 				dropped++
 			}
 			continue
@@ -289,13 +291,20 @@ func (s *Store) publish(c *change, now time.Time) int {
 		if old == nil {
 			changed = true
 		}
+		differ = differ || differs(old, e)
 		delta += e.stale
 		next.targets[id] = e
 	}
 	if changed {
 		next.ids = slices.Sorted(maps.Keys(next.targets))
 	}
+	if differ {
+		next.version, next.changed = base.version+1, make(chan struct{})
+	}
 	s.view.Store(next)
+	if differ {
+		close(base.changed) // after the Store: a woken consumer loads next, or a later View
+	}
 	s.m.staleReports.Add(float64(delta))
 	return dropped
 }

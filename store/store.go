@@ -156,7 +156,7 @@ func Open(path string, o Options) (*Store, error) {
 		e.state = e.ts.Override.apply(e.ts.Aggregate)
 		e.ts.State = e.state
 	}
-	s.view.Store(&View{at: o.Now().UTC(), targets: es, ids: slices.Sorted(maps.Keys(es))})
+	s.view.Store(&View{at: o.Now().UTC(), targets: es, ids: slices.Sorted(maps.Keys(es)), version: 1, changed: make(chan struct{})})
 	s.m = newMetrics(o.Registerer, s)
 	s.log.Info("state loaded", "path", path, "targets", len(es), "events", s.events)
 	go s.run()

@@ -16,6 +16,11 @@ type View struct {
 	ruled   bool              // SetRules has been called; before, persisted states are served
 	targets map[string]*entry // read-only once published
 	ids     []string          // sorted keys of targets
+	// version counts the Views whose states differ from their predecessor's (see Changed);
+	// changed is closed when the next such View is published. A View that only adds reports
+	// shares both with its predecessor.
+	version uint64
+	changed chan struct{}
 }
 
 // entry is one target in a View. Published entries are never modified: a change clones one.
@@ -124,6 +129,53 @@ func (v *View) At() time.Time {
 		return time.Time{}
 	}
 	return v.at
+}
+
+// Changed is closed once a later View differs from this one in what its consumers act on: a
+// target's state, aggregate, override or since, or a target added or dropped. A report that
+// changes none of them publishes a View that shares this channel. Consumers (the proxies, the
+// dashboard's stream, a following proxy) wait on it instead of polling; the DNS answers read
+// Store.View per decision and need no wake-up. A nil View's channel is never closed.
+func (v *View) Changed() <-chan struct{} {
+	if v == nil {
+		return nil
+	}
+	return v.changed
+}
+
+// Version counts the state changes Changed signals: equal versions show the same states.
+func (v *View) Version() uint64 {
+	if v == nil {
+		return 0
+	}
+	return v.version
+}
+
+// ProxyState is target as a proxy treats it: a drained target keeps the probers' verdict (its
+// aggregate), so that it drains rather than counting as failed; under any other override, or
+// none, it is the state policies see. Every proxy, in the node or following one, reads this.
+func (v *View) ProxyState(target string) (health.State, OverrideKind) {
+	if v == nil {
+		return health.Unknown, None
+	}
+	e := v.targets[target]
+	if e == nil {
+		return health.Unknown, None
+	}
+	if e.ts.Override.Kind == Drain {
+		return e.ts.Aggregate, Drain
+	}
+	return e.ts.State, e.ts.Override.Kind
+}
+
+// differs says whether a consumer of the Views acts differently on b than on a (either nil:
+// the target was added or dropped).
+func differs(a, b *entry) bool {
+	if a == nil || b == nil {
+		return a != b
+	}
+	return a.ts.State != b.ts.State || a.ts.Aggregate != b.ts.Aggregate || a.ts.Override != b.ts.Override ||
+		!a.ts.Since.Equal(b.ts.Since) || a.ts.Ruled != b.ts.Ruled
 }
 
 // clone returns a copy of e whose Reports may be modified.
