@@ -108,8 +108,8 @@ func (c *Config) PoolMonitors(pools ...string) []Monitor {
 }
 
 // EndpointID names an endpoint of pool p everywhere health is kept: policies, probers, the
-// store ("pool/address").
-func (p Pool) EndpointID(e Endpoint) string { return p.Name + "/" + e.Addr.String() }
+// store ("pool/address", EndpointTarget's String).
+func (p Pool) EndpointID(e Endpoint) string { return EndpointTarget(p, e).String() }
 
 // Endpoint is one address of a pool.
 type Endpoint struct {

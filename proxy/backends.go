@@ -62,7 +62,7 @@ func (b *upstreams) source(cfg *config.Config, pool string, port uint16, explici
 // ExplicitID is the ID of a backend listed in [proxy.NAME] backends (or a route's): health,
 // overrides and the API know it by this name.
 func ExplicitID(listener string, addr netip.AddrPort) string {
-	return "proxy/" + listener + "/" + addr.String()
+	return config.BackendTarget(listener, addr).String()
 }
 
 // tcpBackends are a tcp listener's backends and selector.
