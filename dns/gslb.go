@@ -206,8 +206,11 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 		addr, d.source, d.ecsUsed = ecs.prefix.Addr(), "ecs", true
 	}
 	region, override := s.nets.lookup(addr)
-	req := policy.Request{Service: svc.p, Family: family, Explain: explain, Health: s.health}
-	if s.health != nil && svc.recently > 0 {
+	req := policy.Request{Service: svc.p, Family: family, Explain: explain}
+	if s.health != nil {
+		req.Health = s.health() // one View for the whole decision
+	}
+	if req.Health != nil && svc.recently > 0 {
 		req.Recently, req.Now = svc.recently, time.Now()
 	}
 	if s.latency != nil {

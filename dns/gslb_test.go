@@ -6,14 +6,18 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/dns/dnstest"
+	"github.com/meridian-gslb/meridian/dns/policy"
+	"github.com/meridian-gslb/meridian/health"
 )
 
 // startGSLB serves a copy of testdata/gslb.toml (see writeGSLB).
@@ -311,5 +315,40 @@ func TestProximityLatencyRandom(t *testing.T) {
 	}
 	if len(seen) != 2 {
 		t.Errorf("random over 100 queries answered %v, want both endpoints", seen)
+	}
+}
+
+// countingHealth is a health source that counts the Views it hands out: every endpoint up.
+type countingHealth struct{ n atomic.Int64 }
+
+func (c *countingHealth) source() policy.HealthView { c.n.Add(1); return allUp{} }
+
+type allUp struct{}
+
+func (allUp) State(string) health.State { return health.Up }
+
+// TestOneHealthViewPerDecision: an answer over several pools and endpoints reads the health
+// source once, so a View published mid-decision cannot judge half the endpoints.
+func TestOneHealthViewPerDecision(t *testing.T) {
+	path := dns.WriteGSLB(t)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs countingHealth
+	h, err := dns.NewHandler(cfg, dnstest.Logger(t), prometheus.NewRegistry(), dns.WithHealth(hs.source))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := dnstest.Start(t, h, "127.0.0.1")
+	const queries = 20
+	for i := range queries {
+		r, err := mdns.Exchange(ecsQuery(t, "fo.gslb.test.", mdns.TypeA, "81.2.69.0/24"), addr.String())
+		if err != nil || len(r.Answer) == 0 {
+			t.Fatalf("query %d: %v %v", i, r, err)
+		}
+	}
+	if got := hs.n.Load(); got != queries {
+		t.Errorf("%d queries read the health source %d times, want once each", queries, got)
 	}
 }

@@ -41,7 +41,7 @@ type Handler struct {
 	metrics *metrics
 
 	mu         sync.Mutex // serialises Reload
-	health     policy.HealthView
+	health     HealthSource
 	measured   Measurements // nil: no proxy feedback
 	geoDB      *geo.DB
 	geoPaths   []string
@@ -64,7 +64,7 @@ type snapshot struct {
 	services map[string]*service
 	// fastServices: load-balanced names by question (lower-case wire name, type, class).
 	fastServices map[string]*fastService
-	health       policy.HealthView // nil: every endpoint Unknown (no monitors)
+	health       HealthSource // nil: every endpoint Unknown (no monitors)
 	geo          Locator
 	nets         *nets           // [geo] nets: networks the operator placed in regions
 	latency      *rttSource      // nil: no latency table and no proxy feedback
@@ -74,8 +74,13 @@ type snapshot struct {
 // Option configures a Handler.
 type Option func(*Handler)
 
-// WithHealth makes policies consult v for every endpoint (the health store's current view).
-func WithHealth(v policy.HealthView) Option { return func(h *Handler) { h.health = v } }
+// HealthSource gives the health view a decision reads. It is called once per decision (and
+// once per listing or scrape), so every endpoint of one answer is judged by one snapshot:
+// func() policy.HealthView { return store.View() } in a node.
+type HealthSource func() policy.HealthView
+
+// WithHealth makes policies consult src's current view for every endpoint.
+func WithHealth(src HealthSource) Option { return func(h *Handler) { h.health = src } }
 
 // WithMeasurements makes decisions use what the proxies report (store.Measurements): measured
 // client RTTs over the latency table, and in-flight loads against pools' max_inflight.
@@ -96,42 +101,61 @@ func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer,
 }
 
 // Reload builds a snapshot from cfg and swaps it in atomically; queries in flight finish on the
-// old one. The GeoIP databases are reopened when the config names other files, and re-read
-// when it names the same ones (SIGHUP picks up a new database).
+// old one (Prepare, then Commit). On error nothing changes.
 func (h *Handler) Reload(cfg *config.Config) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	p, err := h.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	p.Commit()
+	return nil
+}
+
+// Prepared is a config built for the handler, not serving yet: Commit swaps it in. A node
+// prepares every part of a reload before it commits any (node.Reload). One that is never
+// committed holds nothing but memory (geo.Open reads the databases whole) and can be dropped.
+type Prepared struct {
+	h      *Handler
+	cfg    *config.Config
+	s      *snapshot
+	db     *geo.DB // the snapshot's databases
+	reread bool    // db is the running one, to be re-read from its files at Commit
+}
+
+// Prepare builds everything cfg needs — zones, services, the latency table, the GeoIP
+// databases when the config names other files — without changing what is served. Calls to
+// Prepare and Commit must not overlap (a node serialises its reloads).
+func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 	zs, err := zone.New(cfg.Zones)
 	if err != nil {
-		return fmt.Errorf("build zones: %w", err)
+		return nil, fmt.Errorf("build zones: %w", err)
 	}
 	services, overrides, err := buildServices(cfg, h.metrics)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var latency *policy.LatencyTable
 	if cfg.Geo.Latency != "" {
 		if latency, err = policy.LoadLatency(cfg.Geo.Latency); err != nil {
-			return fmt.Errorf("latency table: %w", err)
+			return nil, fmt.Errorf("latency table: %w", err)
 		}
 	}
-	db := h.geoDB
+	h.mu.Lock()
+	db, paths := h.geoDB, h.geoPaths
+	h.mu.Unlock()
+	p := &Prepared{h: h, cfg: cfg}
 	switch {
 	case len(cfg.Geo.Databases) == 0:
 		db = nil
-	case db != nil && slices.Equal(cfg.Geo.Databases, h.geoPaths):
-		if err := db.Reload(); err != nil {
-			h.log.Warn("geo databases not reloaded; the loaded data keeps serving", "err", err)
-		}
+	case db != nil && slices.Equal(cfg.Geo.Databases, paths):
+		p.reread = true // the same files: SIGHUP picks up a new database at Commit
 	default:
 		if db, err = geo.Open(cfg.Geo.Databases, geo.Options{}); err != nil {
-			return fmt.Errorf("geo databases: %w", err)
-		}
-		for _, line := range db.Describe() {
-			h.log.Info("geo database", "db", line)
+			return nil, fmt.Errorf("geo databases: %w", err)
 		}
 	}
-	s := &snapshot{
+	p.db = db
+	p.s = &snapshot{
 		zones:    zs,
 		node:     cfg.Server.Node,
 		nsid:     hex.EncodeToString([]byte(cfg.Server.Node)),
@@ -145,15 +169,32 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		latency:  newRTTSource(latency, h.measured),
 	}
 	if h.measured != nil {
-		s.load = h.measured
+		p.s.load = h.measured
 	}
-	s.fastServices = fastServices(zs, services, h.metrics)
+	p.s.fastServices = fastServices(zs, services, h.metrics)
 	if db != nil {
-		s.geo = db
+		p.s.geo = db
+	}
+	return p, nil
+}
+
+// Commit serves the prepared config from the next query on.
+func (p *Prepared) Commit() {
+	h, cfg, s, db := p.h, p.cfg, p.s, p.db
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.reread {
+		if err := db.Reload(); err != nil {
+			h.log.Warn("geo databases not reloaded; the loaded data keeps serving", "err", err)
+		}
+	} else if db != nil && db != h.geoDB {
+		for _, line := range db.Describe() {
+			h.log.Info("geo database", "db", line)
+		}
 	}
 	h.snap.Store(s)
 	h.metrics.bound.Reset() // services this config removed leave the metric
-	for name, svc := range services {
+	for name, svc := range s.services {
 		if svc.bound > 0 {
 			h.metrics.bound.WithLabelValues(name).Set(svc.bound.Seconds())
 		}
@@ -174,7 +215,6 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		}
 		h.notifyGeo()
 	}
-	return nil
 }
 
 func (h *Handler) notifyGeo() {

@@ -21,6 +21,7 @@ func (c endpointUp) Collect(ch chan<- prometheus.Metric) {
 	if s == nil || s.health == nil {
 		return
 	}
+	hv := s.health()
 	for name, svc := range s.services {
 		for _, p := range svc.p.Pools {
 			for _, e := range p.Endpoints {
@@ -28,7 +29,7 @@ func (c endpointUp) Collect(ch chan<- prometheus.Metric) {
 					continue
 				}
 				v := -1.0
-				switch s.health.State(e.ID) {
+				switch hv.State(e.ID) {
 				case health.Up:
 					v = 1
 				case health.Down:

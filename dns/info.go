@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/health"
 )
 
@@ -46,6 +47,10 @@ type EndpointInfo struct {
 // Services lists the load-balanced names of the running config, sorted by name.
 func (h *Handler) Services() []ServiceInfo {
 	s := h.snap.Load()
+	var hv policy.HealthView // one View for the whole listing
+	if s.health != nil {
+		hv = s.health()
+	}
 	out := make([]ServiceInfo, 0, len(s.services))
 	for name, svc := range s.services {
 		si := ServiceInfo{
@@ -66,8 +71,8 @@ func (h *Handler) Services() []ServiceInfo {
 			}
 			for _, e := range p.Endpoints {
 				st := health.Unknown
-				if s.health != nil {
-					st = s.health.State(e.ID)
+				if hv != nil {
+					st = hv.State(e.ID)
 				}
 				pi.Endpoints = append(pi.Endpoints, EndpointInfo{ID: e.ID, Address: e.Addr, Weight: e.Weight, Enabled: e.Enabled, State: st.String()})
 			}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
@@ -93,12 +92,19 @@ func (s *Server) Addrs() []netip.AddrPort {
 	return out
 }
 
-// Run serves until ctx is done, then closes the sockets and waits for in-flight TCP queries.
-func (s *Server) Run(ctx context.Context) error {
+// HeldProcs is how many Go Ps the UDP readers hold while Run runs: a reader sleeps in the
+// kernel in a raw system call and keeps its P (udp_linux.go), so whoever runs the server gives
+// the process that many more GOMAXPROCS (a node does it for all its parts at once).
+func (s *Server) HeldProcs() int {
 	if udpReaderHoldsP {
-		addProcs(len(s.udp))
-		defer addProcs(-len(s.udp))
+		return len(s.udp)
 	}
+	return 0
+}
+
+// Run serves until ctx is done, then closes the sockets and waits for in-flight TCP queries.
+// The caller has raised GOMAXPROCS by HeldProcs.
+func (s *Server) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, c := range s.udp {
 		g.Go(func() error { return s.serveUDP(c) })
@@ -151,17 +157,6 @@ func setSocketOptions(s int, network string) error {
 		_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_TCLASS, iptosLowDelay)
 	}
 	return err
-}
-
-// procsMu serialises addProcs: two servers in one process (tests) must not lose an update.
-var procsMu sync.Mutex
-
-// addProcs changes GOMAXPROCS by n: a UDP reader that sleeps in the kernel keeps its P, so each
-// one gets a P of its own on top of the ones the rest of the process already has.
-func addProcs(n int) {
-	procsMu.Lock()
-	defer procsMu.Unlock()
-	runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)+n))
 }
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -25,14 +25,15 @@ import (
 // it to another thread: on a loaded 2-core machine those hops are what made Meridian's p99
 // latency several times gdnsd's (measured: see the README's performance section).
 //
-// Because a raw call keeps its P while it sleeps, each reader holds one P for good; Server.Run
-// adds one to GOMAXPROCS per UDP socket so the rest of the process keeps as many as before.
+// Because a raw call keeps its P while it sleeps, each reader holds one P for good; whoever runs
+// the server adds one to GOMAXPROCS per UDP socket (Server.HeldProcs) so the rest of the process
+// keeps as many as before.
 // The goroutine still stops for the garbage collector: SO_RCVTIMEO makes the kernel end the
 // sleep with EINTR when the runtime's preemption signal arrives (signal(7): socket calls with a
 // timeout are never restarted) and at the latest after udpWake, and the loop then passes a
 // preemption point.
 
-// udpReaderHoldsP: Server.Run gives each UDP reader a P of its own.
+// udpReaderHoldsP: each UDP reader needs a P of its own (Server.HeldProcs).
 const udpReaderHoldsP = true
 
 const (

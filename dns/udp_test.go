@@ -75,8 +75,12 @@ func TestServerGivesEachReaderAPAndStopsPromptly(t *testing.T) {
 	if err := srv.Listen(ctx, addrs); err != nil {
 		t.Fatal(err)
 	}
+	if runtime.GOOS == "linux" && srv.HeldProcs() != 6 {
+		t.Errorf("HeldProcs = %d, want 6 (one per UDP socket)", srv.HeldProcs())
+	}
+	restore := dnstest.HoldProcs(srv.HeldProcs())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	go func() { err := srv.Run(ctx); restore(); done <- err }()
 	for _, a := range srv.Addrs() {
 		r, _, err := (&mdns.Client{Timeout: 2 * time.Second}).Exchange(dnstest.Msg("www.example.test.", mdns.TypeA), a.String())
 		if err != nil || len(r.Answer) != 1 {

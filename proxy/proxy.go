@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync"
 	"time"
 
@@ -30,6 +29,10 @@ type Options struct {
 	Logger     *slog.Logger          // default: discard
 	Registerer prometheus.Registerer // the proxy metrics; nil: not registered
 	Feedback   ConnObserver          // given to every listener; nil: none
+	// HeldProcs is how many of the process's Go Ps are held by loops asleep in the kernel (the
+	// event loops here, a DNS server's UDP readers): the L7 engine yields when GOMAXPROCS minus
+	// these is 1. nil: this set's Loops. A node counts them all in one place.
+	HeldProcs func() int
 }
 
 // HealthFunc says what health knows of a backend ID: its state, and the operator's override
@@ -128,7 +131,10 @@ func (s *Set) newListener(cfg *config.Config, pc config.Proxy) (*listener, error
 			o.TLS.Certs = append(o.TLS.Certs, l7.CertFiles{Cert: c.Cert, Key: c.Key})
 		}
 	}
-	o.HeldProcs = s.Loops // the L4 loops' Ps run no goroutines
+	o.HeldProcs = s.o.HeldProcs
+	if o.HeldProcs == nil {
+		o.HeldProcs = s.Loops // the loops' Ps run no goroutines
+	}
 	l.l7, err = l7.New(o)
 	return l, err
 }
@@ -191,8 +197,8 @@ func (s *Set) Addr(name string) net.Addr {
 func (s *Set) Len() int { return len(s.listeners) }
 
 // Loops is how many event loops the listeners run (L4, and L7 on cleartext listeners). Each
-// sleeps in the kernel holding a Go P (as the DNS server's UDP readers do): the process should
-// have that many more GOMAXPROCS while Run runs (see AddProcs).
+// sleeps in the kernel holding a Go P (as the DNS server's UDP readers do): whoever runs the set
+// gives the process that many more GOMAXPROCS while Run runs (a node does it for all its parts).
 func (s *Set) Loops() int {
 	n := 0
 	for _, l := range s.listeners {
@@ -204,18 +210,6 @@ func (s *Set) Loops() int {
 		}
 	}
 	return n
-}
-
-// AddProcs raises GOMAXPROCS by Loops and returns the function that lowers it again. Call it
-// before starting anything else that changes GOMAXPROCS (the DNS server does, in its Run), and
-// restore after everything stopped, so the changes never interleave.
-func (s *Set) AddProcs() (restore func()) {
-	n := s.Loops()
-	if n == 0 {
-		return func() {}
-	}
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
-	return func() { runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)-n)) }
 }
 
 // ReloadCerts re-reads the certificate files of every TLS listener (SIGHUP).

@@ -10,32 +10,47 @@ import (
 	"github.com/meridian-gslb/meridian/proxy/l7"
 )
 
-// Reload applies cfg to the running listeners: backends and routes are swapped in (keeping
-// the Upstreams that stay, by ID, so their in-flight counts and ejections survive); every
-// other change (listen address, mode, TLS files, timeouts, limits, outlier settings) and
-// listeners added or removed take effect at the next restart, and are logged so.
-// Certificates are re-read by ReloadCerts, not here. On an error nothing is changed.
+// Reload applies cfg to the running listeners (Prepare, then Commit). On an error nothing is
+// changed.
 func (s *Set) Reload(cfg *config.Config) error {
+	p, err := s.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	p.Commit()
+	return nil
+}
+
+// Prepared is a config's backends and routes built for the running listeners, not serving yet:
+// Commit swaps them in; one that is never committed changes nothing.
+type Prepared struct {
+	s     *Set
+	cfg   *config.Config
+	swaps []swap
+}
+
+type swap struct {
+	l      *listener
+	ups    map[string]*balance.Upstream
+	routes []*l7.Route
+	tcp    []*balance.Upstream
+	sel    balance.Selector
+}
+
+// Prepare builds cfg's backends and routes for the running listeners, keeping the Upstreams
+// that stay (by ID), so their in-flight counts and ejections survive. Every other change
+// (listen address, mode, TLS files, timeouts, limits, outlier settings) and listeners added or
+// removed take effect at the next restart, and are logged so. Certificates are re-read by
+// ReloadCerts, not here. Calls to Prepare and Commit must not overlap.
+func (s *Set) Prepare(cfg *config.Config) (*Prepared, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	type swap struct {
-		l      *listener
-		ups    map[string]*balance.Upstream
-		routes []*l7.Route
-		tcp    []*balance.Upstream
-		sel    balance.Selector
-	}
-	var swaps []swap
+	p := &Prepared{s: s, cfg: cfg}
 	var errs []error
 	for _, l := range s.listeners {
 		pc, ok := cfg.Proxy(l.name)
 		if !ok {
-			s.log.Warn("proxy listener removed from the config; it stops at the next restart", "listener", l.name)
 			continue
-		}
-		if !sameStatic(l.cfg, pc) {
-			s.log.Warn("proxy listener settings changed; they take effect at the next restart (backends and routes change now)",
-				"listener", pc.Name)
 		}
 		b := newUpstreams(pc.Name, l.ups)
 		sw := swap{l: l}
@@ -50,17 +65,35 @@ func (s *Set) Reload(cfg *config.Config) error {
 			continue
 		}
 		sw.ups = b.next
-		swaps = append(swaps, sw)
+		p.swaps = append(p.swaps, sw)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
+	}
+	return p, nil
+}
+
+// Commit serves the prepared backends and routes.
+func (p *Prepared) Commit() {
+	s, cfg := p.s, p.cfg
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		pc, ok := cfg.Proxy(l.name)
+		switch {
+		case !ok:
+			s.log.Warn("proxy listener removed from the config; it stops at the next restart", "listener", l.name)
+		case !sameStatic(l.cfg, pc):
+			s.log.Warn("proxy listener settings changed; they take effect at the next restart (backends and routes change now)",
+				"listener", pc.Name)
+		}
 	}
 	for _, pc := range cfg.Proxies {
 		if !s.has(pc.Name) {
 			s.log.Warn("new proxy listener; it starts at the next restart", "listener", pc.Name, "listen", pc.Listen)
 		}
 	}
-	for _, sw := range swaps {
+	for _, sw := range p.swaps {
 		for _, u := range sw.ups {
 			applyHealth(u, s.health) // new ones get the known state before they take work
 		}
@@ -80,7 +113,6 @@ func (s *Set) Reload(cfg *config.Config) error {
 		sw.l.cfg = withRouting(sw.l.cfg, pc)
 		s.log.Info("proxy backends reloaded", "listener", pc.Name, "backends", len(sw.ups), "kept", kept)
 	}
-	return nil
 }
 
 func (s *Set) has(name string) bool {

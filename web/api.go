@@ -72,6 +72,8 @@ type api struct {
 	cfg    func() *config.Config
 	reload func(allowZoneLoss bool) error
 	stop   <-chan struct{} // closed when the server shuts down: ends the event streams
+	// reloaded is fired on a config reload (Server.Reloaded): the stream sends the services.
+	reloaded *signal
 	// sampler, when not nil, keeps the answer rates for /api/v1/stats and the stream (stats.go).
 	sampler *sampler
 	// proxies, when not nil, lists the local proxy's backends for /api/v1/proxy (proxy.go).
@@ -174,7 +176,11 @@ func toJSON(ts store.TargetState) endpointJSON {
 	return e
 }
 
-func (a *api) list(w http.ResponseWriter, _ *http.Request) {
+func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query().Get("watch"); q == "true" || q == "1" {
+		a.watchEndpoints(w, r)
+		return
+	}
 	v := a.h.View()
 	out := []endpointJSON{}
 	for _, id := range v.Targets() {
@@ -419,5 +425,6 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
-		regs: c.Regions, cfg: c.Config, reload: c.Reload, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler}
+		regs: c.Regions, cfg: c.Config, reload: c.Reload, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler,
+		reloaded: s.reloaded}
 }

@@ -31,7 +31,7 @@ func newConfigAPI(t testing.TB, tok string, reload func(bool) error) (http.Handl
 	for i := range cfg.Zones {
 		cfg.Zones[i].SOA.Serial = 2025030101
 	}
-	h, err := dns.NewHandler(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), dns.WithHealth(storeHealth{st}))
+	h, err := dns.NewHandler(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), dns.WithHealth(storeHealth(st)))
 	if err != nil {
 		t.Fatal(err)
 	}

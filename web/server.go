@@ -27,12 +27,13 @@ type Server struct {
 	limits  Limits
 	// rejected counts connections refused over the limits, by reason (limit.go).
 	rejected *prometheus.CounterVec
+	reloaded *signal // Reloaded fires it: the streams send the services anew
 }
 
 // New builds the server. ready reports why Meridian is not ready to answer yet, or nil. api,
 // when not nil, serves the JSON API under /api/v1.
 func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logger) *Server {
-	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{}), limits: DefaultLimits()}
+	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{}), limits: DefaultLimits(), reloaded: newSignal()}
 	s.rejected = promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Namespace: "meridian", Subsystem: "http", Name: "rejected_connections_total",
 		Help: "HTTP connections closed at accept because the node's (total) or one client's (per_client) cap was reached.",
@@ -69,6 +70,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
+// Reloaded tells the event streams that the running config changed: the services they show
+// follow it without waiting for a health change.
+func (s *Server) Reloaded() { s.reloaded.Fire() }
+
 // SetLimits replaces DefaultLimits (zero fields keep the defaults); call it before Listen.
 func (s *Server) SetLimits(l Limits) {
 	s.limits = l.withDefaults()
@@ -84,6 +89,13 @@ func (s *Server) Listen(addr netip.AddrPort) error {
 	}
 	s.ln = newLimitListener(ln, s.limits, s.rejected)
 	return nil
+}
+
+// Close releases the listener of a server that will not Run (Run closes its own).
+func (s *Server) Close() {
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
 }
 
 // Addr is the bound address.

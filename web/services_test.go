@@ -10,14 +10,14 @@ import (
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
-	"github.com/meridian-gslb/meridian/health"
+	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/store"
 )
 
-// storeHealth is the store as the DNS policies see it, as cmd wires it.
-type storeHealth struct{ h Health }
-
-func (s storeHealth) State(target string) health.State { return s.h.View().State(target) }
+// storeHealth is the store as the DNS policies see it, as a node wires it: one View per decision.
+func storeHealth(h Health) dns.HealthSource {
+	return func() policy.HealthView { return h.View() }
+}
 
 // servicesHandler is a DNS handler for testdata/services.toml whose policies read the API
 // tests' store (newAPI), as cmd wires them.
@@ -28,7 +28,7 @@ func servicesHandler(t *testing.T) (*dns.Handler, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := dns.NewHandler(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), dns.WithHealth(storeHealth{st}))
+	h, err := dns.NewHandler(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), dns.WithHealth(storeHealth(st)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,10 +55,13 @@ type sampler struct {
 	services map[string]*series
 	regions  map[string]*series
 	byRegion map[[2]string]*series // service, region: each service's answer distribution
+
+	sampled *signal // fired after each new point: the streams send it
 }
 
 func newSampler(src CountSource) *sampler {
-	return &sampler{src: src, services: map[string]*series{}, regions: map[string]*series{}, byRegion: map[[2]string]*series{}}
+	return &sampler{src: src, services: map[string]*series{}, regions: map[string]*series{}, byRegion: map[[2]string]*series{},
+		sampled: newSignal()}
 }
 
 // run samples every statsInterval until stop is closed.
@@ -112,6 +115,7 @@ func (s *sampler) sample(now time.Time) {
 	addSeries(s.regions, regDelta, elapsed)
 	addSeries(s.byRegion, byRegDelta, elapsed)
 	s.seq++
+	s.sampled.Fire()
 }
 
 // addSeries adds a point to every series of m, the delta over elapsed seconds; series whose

@@ -11,11 +11,8 @@ import (
 	"github.com/meridian-gslb/meridian/store"
 )
 
-// Stream timings; variables so that tests can shorten them.
-var (
-	streamPoll      = 200 * time.Millisecond // how often the health view is compared
-	streamHeartbeat = 15 * time.Second       // a comment line keeps proxies from closing the stream
-)
+// streamHeartbeat: a comment line this often keeps proxies from closing an idle stream.
+const streamHeartbeat = 15 * time.Second
 
 // streamBacklog is how many past events a new subscriber gets, oldest first.
 const streamBacklog = 50
@@ -27,9 +24,9 @@ const streamBacklog = 50
 //	event: stats     data: as GET /api/v1/stats, the whole series at connect ("full": true),
 //	                 then each new point (a series of one) as the sampler takes it, every second
 //
-// At connect it sends the services, then the last streamBacklog events. It polls the store's
-// View, which a change replaces (never modifies), so comparing pointers is cheap; the events of
-// a change are committed before its View is published.
+// At connect it sends the services, then the last streamBacklog events. Nothing polls: it
+// waits on the View's Changed channel (the events of a change are committed before its View is
+// published), on a config reload (Server.Reloaded) and on the sampler's next point.
 func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// The server's ReadTimeout bounds reading a request; past it, net/http's background read
@@ -91,6 +88,11 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	view := a.h.View()
+	reloaded := a.reloaded.Wait()
+	var sampled <-chan struct{} // nil without a sampler: never ready
+	if a.sampler != nil {
+		sampled = a.sampler.sampled.Wait()
+	}
 	backlog, err := a.h.Events(store.EventQuery{Reverse: true, Limit: streamBacklog})
 	if err != nil {
 		a.log.Error("stream: read events", "err", err)
@@ -100,8 +102,6 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	poll := time.NewTicker(streamPoll)
-	defer poll.Stop()
 	beat := time.NewTicker(streamHeartbeat)
 	defer beat.Stop()
 	for {
@@ -114,19 +114,23 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return
 			}
-		case <-poll.C:
-			// The services also change on a config reload, without a new View: compare them each tick.
-			if v := a.h.View(); v != view {
-				view = v
-				evs, err := a.h.Events(store.EventQuery{After: lastSeq, Limit: store.MaxEventLimit})
-				if err != nil {
-					a.log.Error("stream: read events", "err", err)
-				}
-				if sendEvents(evs) != nil {
-					return
-				}
+		case <-view.Changed():
+			view = a.h.View()
+			evs, err := a.h.Events(store.EventQuery{After: lastSeq, Limit: store.MaxEventLimit})
+			if err != nil {
+				a.log.Error("stream: read events", "err", err)
 			}
-			if sendServices() != nil || sendStats(false) != nil {
+			if sendEvents(evs) != nil || sendServices() != nil {
+				return
+			}
+		case <-reloaded:
+			reloaded = a.reloaded.Wait()
+			if sendServices() != nil {
+				return
+			}
+		case <-sampled:
+			sampled = a.sampler.sampled.Wait()
+			if sendStats(false) != nil {
 				return
 			}
 		}

@@ -8,28 +8,18 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/meridian-gslb/meridian/config"
 )
 
 // defaultAPI is the embedded default config's HTTP listener.
 const defaultAPI = "http://127.0.0.1:8053"
 
-// readToken reads a bearer token file: its content, trimmed. An empty file is an error, so a
-// token can never be "".
-func readToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
-	}
-	return tok, nil
-}
+// readToken reads a bearer token file (config.ReadSecret).
+func readToken(path string) (string, error) { return config.ReadSecret(path) }
 
 // changeToken reads the API token a change made by cmd needs, reporting to stderr why not.
 func changeToken(cmd, tokenFile string, stderr io.Writer) (string, error) {

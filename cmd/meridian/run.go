@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/web"
@@ -71,6 +72,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "meridian: unknown command %q\n\n%s", args[0], usage)
 	return errQuiet
+}
+
+// newLogger logs text to w at level ("debug", "info", "warn" or "error").
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), nil
 }
 
 func check(args []string, stdout, stderr io.Writer) error {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,8 +57,9 @@ func Start(t testing.TB, h *dns.Handler, host string) netip.AddrPort {
 		cancel()
 		t.Fatalf("listen: %v", err)
 	}
+	restore := HoldProcs(srv.HeldProcs())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	go func() { err := srv.Run(ctx); restore(); done <- err }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -69,6 +72,21 @@ func Start(t testing.TB, h *dns.Handler, host string) netip.AddrPort {
 		}
 	})
 	return srv.Addrs()[0]
+}
+
+// procsMu serialises HoldProcs: servers of parallel tests must not lose an update.
+var procsMu sync.Mutex
+
+// HoldProcs raises GOMAXPROCS by n (a server's HeldProcs) and returns what lowers it again, as a
+// node does for its servers: without it, UDP readers that keep their P would starve the test.
+func HoldProcs(n int) (restore func()) {
+	add := func(d int) {
+		procsMu.Lock()
+		defer procsMu.Unlock()
+		runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)+d))
+	}
+	add(n)
+	return func() { add(-n) }
 }
 
 // Msg builds a query with RD clear, as a resolver asks an authoritative server.

@@ -1,0 +1,122 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/dns"
+	"github.com/meridian-gslb/meridian/health/plan"
+	"github.com/meridian-gslb/meridian/proxy"
+)
+
+// change is a reload built and not yet serving: every part's next state.
+type change struct {
+	cfg     *config.Config
+	dns     *dns.Prepared   // nil: no DNS
+	proxies *proxy.Prepared // nil: no proxies
+	plan    *plan.Plan
+}
+
+// Reload re-reads the config (Options.Load) as one transaction: it validates the new config,
+// builds every part's next state, and then swaps them all in, or, on any error, none. A
+// rejected config is reported problem by problem (Options.Problems), logged and returned,
+// and the running config keeps serving. So is one that would drop every zone or most of them
+// (a truncated file, config.CheckZoneLoss), unless allowZoneLoss. Reloads are serialised.
+func (n *Node) Reload(allowZoneLoss bool) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	running := n.cfg.Load()
+	cfg, err := n.o.Load()
+	if err == nil && n.h != nil && !allowZoneLoss {
+		err = config.CheckZoneLoss(running, cfg)
+	}
+	var c *change
+	if err == nil {
+		c, err = n.prepare(cfg)
+	}
+	if err != nil {
+		n.reject(running, err)
+		return err
+	}
+	n.commit(c)
+	n.warnRestart(running, cfg)
+	if n.h != nil {
+		n.log.Info("config reloaded", "config", cfg.Source, "zones", len(cfg.Zones), "probe_targets", len(c.plan.Local()))
+		if len(cfg.Zones) == 0 {
+			n.log.Warn("the config has no zones: every DNS question is refused", "config", cfg.Source)
+		}
+	} else {
+		n.log.Info("config reloaded", "config", cfg.Source, "proxies", len(cfg.Proxies))
+	}
+	return nil
+}
+
+// prepare builds every part's next state; on error nothing is left half built.
+func (n *Node) prepare(cfg *config.Config) (*change, error) {
+	c := &change{cfg: cfg}
+	var err error
+	if n.proxies != nil {
+		if c.proxies, err = n.proxies.Prepare(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if n.h != nil {
+		if c.dns, err = n.h.Prepare(cfg); err != nil {
+			return nil, err // the proxies' Prepared is dropped: it changed nothing
+		}
+		c.plan = plan.ForNode(cfg)
+	} else {
+		c.plan = plan.ForProxy(cfg)
+	}
+	return c, nil
+}
+
+// commit swaps every part to c. Nothing here can fail.
+func (n *Node) commit(c *change) {
+	if c.dns != nil {
+		c.dns.Commit()
+	}
+	if c.proxies != nil {
+		c.proxies.Commit()
+	}
+	if n.st != nil {
+		n.st.SetRules(c.plan.Rules())
+		n.remote.Store(ptr(c.plan.Remote()))
+		n.regions.Store(regionInfo(c.cfg))
+	}
+	if n.sched != nil {
+		n.sched.Replace(c.plan.Local())
+	}
+	n.cfg.Store(c.cfg)
+	if n.web != nil {
+		n.web.Reloaded()
+	}
+}
+
+// reject reports a config that is not taken.
+func (n *Node) reject(running *config.Config, err error) {
+	var probs config.Problems
+	attrs := []any{"config", running.Source, "loaded", running.LoadedAt.Format("15:04:05")}
+	if errors.As(err, &probs) {
+		attrs = append(attrs, "problems", len(probs))
+	} else {
+		attrs = append(attrs, "err", err)
+	}
+	if n.o.Problems != nil {
+		fmt.Fprintln(n.o.Problems, err) // as `meridian check` prints them, one per line
+	}
+	n.log.Error("config rejected; still serving the previous config", attrs...)
+}
+
+// warnRestart logs what a reload took but serves only after a restart.
+func (n *Node) warnRestart(running, cfg *config.Config) {
+	if n.h != nil && (!slices.Equal(cfg.Server.DNS, running.Server.DNS) || cfg.Server.HTTP != running.Server.HTTP ||
+		cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir) {
+		n.log.Warn("listener or data_dir changes take effect at the next restart")
+	}
+	if n.proxies == nil && len(cfg.Proxies) > 0 {
+		n.log.Warn("proxy listeners start at the next restart")
+	}
+}
