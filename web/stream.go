@@ -2,10 +2,13 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/meridian-gslb/meridian/store"
@@ -28,15 +31,7 @@ const streamBacklog = 50
 // waits on the View's Changed channel (the events of a change are committed before its View is
 // published), on a config reload (Server.Reloaded) and on the sampler's next point.
 func (a *api) stream(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	// The server's ReadTimeout bounds reading a request; past it, net/http's background read
-	// of the connection would fail and cancel a stream that is meant to last.
-	_ = rc.SetReadDeadline(time.Time{})
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
+	ctx, sw := a.sse(w, r)
 	var lastSvc []byte
 	sendServices := func() error {
 		b, err := json.Marshal(map[string]any{"services": a.svc.Services()})
@@ -44,7 +39,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		lastSvc = b
-		_, err = fmt.Fprintf(w, "event: services\ndata: %s\n\n", b)
+		_, err = fmt.Fprintf(sw, "event: services\ndata: %s\n\n", b)
 		return err
 	}
 	var lastSeq uint64
@@ -54,7 +49,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return err
 			}
-			if _, err := fmt.Fprintf(w, "event: event\nid: %d\ndata: %s\n\n", e.Seq, b); err != nil {
+			if _, err := fmt.Fprintf(sw, "event: event\nid: %d\ndata: %s\n\n", e.Seq, b); err != nil {
 				return err
 			}
 			lastSeq = max(lastSeq, e.Seq)
@@ -83,7 +78,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(w, "event: stats\ndata: %s\n\n", b)
+		_, err = fmt.Fprintf(sw, "event: stats\ndata: %s\n\n", b)
 		return err
 	}
 
@@ -98,22 +93,14 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 		a.log.Error("stream: read events", "err", err)
 	}
 	slices.Reverse(backlog)
-	if sendServices() != nil || sendEvents(backlog) != nil || sendStats(true) != nil || rc.Flush() != nil {
+	if sendServices() != nil || sendEvents(backlog) != nil || sendStats(true) != nil || sw.Flush() != nil {
 		return
 	}
 
-	beat := time.NewTicker(streamHeartbeat)
-	defer beat.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
-		case <-a.stop:
-			return
-		case <-beat.C:
-			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
-				return
-			}
 		case <-view.Changed():
 			view = a.h.View()
 			evs, err := a.h.Events(store.EventQuery{After: lastSeq, Limit: store.MaxEventLimit})
@@ -134,8 +121,64 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if rc.Flush() != nil {
+		if sw.Flush() != nil {
 			return
 		}
 	}
+}
+
+// sse begins an event stream reply and returns what its events are written to. The context
+// ends with the request, at the server's shutdown, or when a heartbeat cannot be written. A
+// heartbeat (a comment line) goes out every streamHeartbeat: it keeps proxies in between from
+// closing a quiet stream, and tells a follower the node is there.
+func (a *api) sse(w http.ResponseWriter, r *http.Request) (context.Context, *sseWriter) {
+	rc := http.NewResponseController(w)
+	// The server's ReadTimeout bounds reading a request; past it, net/http's background read
+	// of the connection would fail and cancel a stream that is meant to last.
+	_ = rc.SetReadDeadline(time.Time{})
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	sw := &sseWriter{w: w, rc: rc}
+	ctx, cancel := context.WithCancel(r.Context()) // ends when the handler returns
+	go func() {
+		defer cancel()
+		beat := time.NewTicker(streamHeartbeat)
+		defer beat.Stop()
+		for {
+			select {
+			case <-a.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-beat.C:
+				if _, err := fmt.Fprint(sw, ": heartbeat\n\n"); err != nil || sw.Flush() != nil {
+					return
+				}
+			}
+		}
+	}()
+	return ctx, sw
+}
+
+// sseWriter serialises an event stream's writes: the handler's events and the heartbeats.
+// An event is written with one Write (fmt.Fprintf), so the two never interleave.
+type sseWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (s *sseWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// Flush sends what was written.
+func (s *sseWriter) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rc.Flush()
 }

@@ -49,13 +49,7 @@ type watchJSON struct {
 // the endpoints whose state as a proxy treats it changed, and a comment line every
 // streamHeartbeat so the follower can tell a dead connection from a quiet node.
 func (a *api) watchEndpoints(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{}) // see stream: the request is long read
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
+	ctx, sw := a.sse(w, r)
 	sent := map[string]EndpointState{}
 	send := func(v *store.View, full bool) error {
 		ev := watchJSON{Version: v.Version(), Full: full, Endpoints: []watchedJSON{}}
@@ -86,27 +80,19 @@ func (a *api) watchEndpoints(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if _, err := fmt.Fprintf(w, "event: endpoints\ndata: %s\n\n", b); err != nil {
+		if _, err := fmt.Fprintf(sw, "event: endpoints\ndata: %s\n\n", b); err != nil {
 			return err
 		}
-		return rc.Flush()
+		return sw.Flush()
 	}
 	view := a.h.View()
 	if send(view, true) != nil {
 		return
 	}
-	beat := time.NewTicker(streamHeartbeat)
-	defer beat.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
-		case <-a.stop:
-			return
-		case <-beat.C:
-			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
-				return
-			}
 		case <-view.Changed():
 			view = a.h.View()
 			if send(view, false) != nil {
