@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,12 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/store"
 )
@@ -250,6 +253,64 @@ func TestStreamOutlivesReadTimeout(t *testing.T) {
 			}
 		case <-timeout:
 			t.Fatal("no services event for a change made after the read timeout")
+		}
+	}
+}
+
+// TestStreamFollowsReloads: a reload that changes a service (no health change) reaches the
+// stream when the node says so (Server.Reloaded), with no poll in between.
+func TestStreamFollowsReloads(t *testing.T) {
+	h, st := servicesHandler(t)
+	s := New(prometheus.NewRegistry(), func() error { return nil }, &API{Health: st, Services: h}, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(s.srv.Handler)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	evs := readSSE(resp.Body)
+	ttl := func(e sse) uint32 {
+		var v struct {
+			Services []dns.ServiceInfo `json:"services"`
+		}
+		if err := json.Unmarshal([]byte(e.data), &v); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range v.Services {
+			if s.Name == "www.example.test." {
+				return s.TTL
+			}
+		}
+		return 0
+	}
+	if e := <-evs; e.event != "services" || ttl(e) != 30 {
+		t.Fatalf("at connect: %q ttl %d, want services with www at 30", e.event, ttl(e))
+	}
+	b, err := os.ReadFile("testdata/services.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("services.toml", bytes.Replace(b, []byte(`ttl = "30s"`), []byte(`ttl = "45s"`), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	s.Reloaded()
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case e := <-evs:
+			if e.event == "services" && ttl(e) == 45 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the reloaded services never reached the stream")
 		}
 	}
 }
