@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The GSLB model: [geo], [regions.NAME] and [pools.NAME]. Services live in their zones
@@ -205,6 +206,8 @@ func decodePools(o *obj, regions []Region, monitors []Monitor) []Pool {
 		p.MinHealthy = int(mh)
 		mi, _ := po.Int("max_inflight", 0, 1, 1_000_000)
 		p.MaxInFlight = int(mi)
+		p.DrainTimeout, _ = po.Duration("drain_timeout", 10*time.Second, 0, time.Hour)
+		p.ServeBeforeRise, _ = po.Bool("serve_before_rise", false)
 		out = append(out, p)
 	})
 	o.Done()

@@ -46,6 +46,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	} else {
 		cfg.Server = decodeServer(&obj{d: d, t: newTable(), path: "server"}, file)
 	}
+	cfg.Cluster = decodeCluster(top.Table("cluster"), file)
 	cfg.Regions = decodeRegions(top.Table("regions"))
 	cfg.Geo = decodeGeo(top.Table("geo"), file, cfg.Regions)
 	cfg.Monitors = decodeMonitors(top.Table("monitors"))

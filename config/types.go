@@ -24,6 +24,8 @@ type Config struct {
 	Monitors []Monitor
 	// Proxies are the local L4/L7 listeners ([proxy.NAME]), sorted by Name.
 	Proxies []Proxy
+	// Cluster is the [cluster] table; nil: this node alone, on bbolt.
+	Cluster *Cluster
 }
 
 // Geo is the [geo] table.
@@ -71,7 +73,12 @@ type Pool struct {
 	// MaxInFlight: an endpoint reporting this many in-flight requests from its proxy counts
 	// as full, and the pool spills as if it were down. 0 (default): no limit.
 	MaxInFlight int
-	Line        int
+	// DrainTimeout is how long a deregistered endpoint is drained before it is removed. Default 10s.
+	DrainTimeout time.Duration
+	// ServeBeforeRise: a registered (dynamic) endpoint is answered before its first probes say
+	// it is up. Default false: it waits for them (it starts undecided).
+	ServeBeforeRise bool
+	Line            int
 }
 
 // Pool returns the pool named name.
@@ -118,7 +125,9 @@ type Endpoint struct {
 	Enabled bool   // default true
 	// Probe is where the monitor probes this endpoint; invalid: Addr and the monitor's port.
 	Probe netip.AddrPort
-	Line  int
+	// Dynamic: registered at run time (POST /api/v1/pools/POOL/endpoints), not in the file.
+	Dynamic bool
+	Line    int
 }
 
 // Service is one [zones."origin".services.NAME] table: a load-balanced name.
@@ -197,14 +206,16 @@ type Zone struct {
 
 // SOA holds the SOA fields; durations are in seconds.
 type SOA struct {
-	MName   string // default: NS[0]
-	RName   string // default: "hostmaster.<origin>"
-	Serial  uint32 // default: LoadedAt as Unix seconds
-	Refresh uint32 // default 3600
-	Retry   uint32 // default 600
-	Expire  uint32 // default 604800
-	Minimum uint32 // negative-caching TTL (RFC 2308); default 60
-	TTL     uint32 // TTL of the SOA record itself; default: zone TTL
+	MName  string // default: NS[0]
+	RName  string // default: "hostmaster.<origin>"
+	Serial uint32 // default: LoadedAt as Unix seconds (a cluster: the config revision)
+	// SerialDefault: the file set no serial, so Serial is the default (WithSerial replaces it).
+	SerialDefault bool
+	Refresh       uint32 // default 3600
+	Retry         uint32 // default 600
+	Expire        uint32 // default 604800
+	Minimum       uint32 // negative-caching TTL (RFC 2308); default 60
+	TTL           uint32 // TTL of the SOA record itself; default: zone TTL
 }
 
 // Record is one static record.

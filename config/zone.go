@@ -45,7 +45,7 @@ func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb) (Zone, bool) {
 }
 
 func decodeSOA(zo *obj, z Zone, loadedAt time.Time) SOA {
-	s := SOA{RName: "hostmaster." + z.Origin, Serial: uint32(loadedAt.Unix()), Refresh: 3600, Retry: 600, Expire: 604800, Minimum: 60, TTL: z.TTL}
+	s := SOA{RName: "hostmaster." + z.Origin, Serial: uint32(loadedAt.Unix()), SerialDefault: true, Refresh: 3600, Retry: 600, Expire: 604800, Minimum: 60, TTL: z.TTL}
 	if len(z.NS) > 0 {
 		s.MName = z.NS[0]
 	}
@@ -67,8 +67,8 @@ func decodeSOA(zo *obj, z Zone, loadedAt time.Time) SOA {
 			o.problem(v, "rname", "%q is not a mailbox such as \"hostmaster\" or \"hostmaster@example.com\"", r)
 		}
 	}
-	serial, _ := o.Int("serial", int64(s.Serial), 0, 1<<32-1)
-	s.Serial = uint32(serial)
+	serial, sv := o.Int("serial", int64(s.Serial), 0, 1<<32-1)
+	s.Serial, s.SerialDefault = uint32(serial), sv == nil
 	s.Refresh, _ = o.Seconds("refresh", s.Refresh)
 	s.Retry, _ = o.Seconds("retry", s.Retry)
 	s.Expire, _ = o.Seconds("expire", s.Expire)

@@ -57,6 +57,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 		for _, e := range p.Endpoints {
 			pp.Endpoints = append(pp.Endpoints, policy.Endpoint{
 				ID: p.EndpointID(e), Addr: e.Addr, Weight: e.Weight, Enabled: e.Enabled,
+				AwaitRise: e.Dynamic && !p.ServeBeforeRise && p.Monitor != "", Dynamic: e.Dynamic,
 			})
 		}
 		pools[p.Name] = pp

@@ -41,7 +41,8 @@ type EndpointInfo struct {
 	Address netip.Addr `json:"address"`
 	Weight  uint32     `json:"weight"`
 	Enabled bool       `json:"enabled"`
-	State   string     `json:"state"` // up, down, unknown
+	State   string     `json:"state"`             // up, down, unknown
+	Dynamic bool       `json:"dynamic,omitempty"` // registered at run time
 }
 
 // Services lists the load-balanced names of the running config, sorted by name.
@@ -74,7 +75,7 @@ func (h *Handler) Services() []ServiceInfo {
 				if hv != nil {
 					st = hv.State(e.ID)
 				}
-				pi.Endpoints = append(pi.Endpoints, EndpointInfo{ID: e.ID, Address: e.Addr, Weight: e.Weight, Enabled: e.Enabled, State: st.String()})
+				pi.Endpoints = append(pi.Endpoints, EndpointInfo{ID: e.ID, Address: e.Addr, Weight: e.Weight, Enabled: e.Enabled, State: st.String(), Dynamic: e.Dynamic})
 			}
 			si.Pools = append(si.Pools, pi)
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/meridian-gslb/meridian/proxy"
 	"github.com/meridian-gslb/meridian/proxy/feedback"
 	"github.com/meridian-gslb/meridian/store"
+	"github.com/meridian-gslb/meridian/store/cluster"
 	"github.com/meridian-gslb/meridian/web"
 )
 
@@ -96,6 +97,14 @@ type Node struct {
 	regions atomic.Pointer[[]web.RegionInfo]
 	held    atomic.Int64 // Ps held by DNS readers and event loops (procs.go)
 
+	// What the node serves beyond its file (shared.go, cluster.go, registry.go).
+	local  atomic.Pointer[config.Config] // the node's own file, as last loaded
+	sh     shared
+	cl     *cluster.Client // nil: no [cluster]
+	poke   chan struct{}   // the shared state changed: compose again
+	status nodeStatus
+	bg     context.Context // lives while Run runs: deferred removals
+
 	closers []func() // undone in reverse by close
 }
 
@@ -108,8 +117,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if o.Load == nil {
 		o.Load = func() (*config.Config, error) { return config.Load(cfg.Source) }
 	}
-	n := &Node{o: o, log: o.Logger, reg: prometheus.NewRegistry()}
+	n := &Node{o: o, log: o.Logger, reg: prometheus.NewRegistry(), poke: make(chan struct{}, 1), bg: context.Background()}
 	n.cfg.Store(cfg)
+	n.local.Store(cfg)
+	n.status.init(cfg.Server.Node)
 	var err error
 	switch o.Role {
 	case Serve:

@@ -19,17 +19,36 @@ type change struct {
 	plan    *plan.Plan
 }
 
-// Reload re-reads the config (Options.Load) as one transaction: it validates the new config,
-// builds every part's next state, and then swaps them all in, or, on any error, none. A
-// rejected config is reported problem by problem (Options.Problems), logged and returned,
-// and the running config keeps serving. So is one that would drop every zone or most of them
-// (a truncated file, config.CheckZoneLoss), unless allowZoneLoss. Reloads are serialised.
+// Reload re-reads the node's file (Options.Load) and serves what it composes with the shared
+// state (compose) as one transaction: it validates the new config, builds every part's next
+// state, and then swaps them all in, or, on any error, none. A rejected config is reported
+// problem by problem (Options.Problems), logged and returned, and the running config keeps
+// serving. So is one that would drop every zone or most of them (a truncated file,
+// config.CheckZoneLoss), unless allowZoneLoss. Reloads are serialised.
 func (n *Node) Reload(allowZoneLoss bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	local, err := n.o.Load()
+	if err != nil {
+		n.reject(n.cfg.Load(), err)
+		return err
+	}
+	return n.rebuild(local, allowZoneLoss)
+}
+
+// recompose serves the shared state's change (a pushed revision, endpoints registered or
+// gone) with the file as last loaded.
+func (n *Node) recompose() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.rebuild(n.local.Load(), false)
+}
+
+// rebuild is the transaction for local composed with the shared state; n.mu is held.
+func (n *Node) rebuild(local *config.Config, allowZoneLoss bool) error {
 	running := n.cfg.Load()
-	cfg, err := n.o.Load()
-	if err == nil && n.h != nil && !allowZoneLoss {
+	cfg, rev, pushedLoss, err := n.compose(local)
+	if err == nil && n.h != nil && !allowZoneLoss && !pushedLoss {
 		err = config.CheckZoneLoss(running, cfg)
 	}
 	var c *change
@@ -37,13 +56,18 @@ func (n *Node) Reload(allowZoneLoss bool) error {
 		c, err = n.prepare(cfg)
 	}
 	if err != nil {
+		if rev != 0 && rev != n.status.served() {
+			n.status.rejected(rev, err)
+		}
 		n.reject(running, err)
 		return err
 	}
 	n.commit(c)
+	n.local.Store(local)
+	n.status.serve(rev)
 	n.warnRestart(running, cfg)
 	if n.h != nil {
-		n.log.Info("config reloaded", "config", cfg.Source, "zones", len(cfg.Zones), "probe_targets", len(c.plan.Local()))
+		n.log.Info("config reloaded", "config", cfg.Source, "revision", rev, "zones", len(cfg.Zones), "probe_targets", len(c.plan.Local()))
 		if len(cfg.Zones) == 0 {
 			n.log.Warn("the config has no zones: every DNS question is refused", "config", cfg.Source)
 		}
@@ -118,5 +142,8 @@ func (n *Node) warnRestart(running, cfg *config.Config) {
 	}
 	if n.proxies == nil && len(cfg.Proxies) > 0 {
 		n.log.Warn("proxy listeners start at the next restart")
+	}
+	if (running.Cluster == nil) != (cfg.Cluster == nil) {
+		n.log.Warn("[cluster] changes take effect at the next restart")
 	}
 }

@@ -18,7 +18,10 @@ import (
 // Run serves until ctx ends or a part fails, then stops every part and closes the node.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.close()
-	defer n.holdProcs()() // undone after every loop has stopped
+	defer n.holdProcs()()                 // undone after every loop has stopped
+	bg, cancel := context.WithCancel(ctx) // before any part runs: the registry's removals use it
+	defer cancel()
+	n.bg = bg
 	g, ctx := errgroup.WithContext(ctx)
 	if n.dns != nil {
 		g.Go(func() error { return n.dns.Run(ctx) })
@@ -44,6 +47,9 @@ func (n *Node) Run(ctx context.Context) error {
 			rep := feedback.NewReporter(n.rec, sink, feedback.ReporterOptions{Interval: every, Logger: n.log})
 			g.Go(func() error { return rep.Run(ctx) })
 		}
+	}
+	if n.st != nil {
+		g.Go(func() error { n.runShared(ctx); return nil })
 	}
 	if n.o.HUP {
 		g.Go(func() error { n.reloadOnHUP(ctx); return nil })

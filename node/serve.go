@@ -45,7 +45,11 @@ func (n *Node) buildServe(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	n.defer_(func() { _ = n.st.Close() })
-	api.Health = n.st
+	// From here on, cfg is what the node serves: its file composed with the shared state.
+	if cfg, err = n.joinCluster(cfg); err != nil {
+		return err
+	}
+	api.Health, api.Registry, api.Cluster = n.health(), n, n
 	p := plan.ForNode(cfg)
 	n.st.SetRules(p.Rules())
 	n.remote.Store(ptr(p.Remote()))

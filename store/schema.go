@@ -20,8 +20,9 @@ var (
 	bucketState     = []byte("state")     // target → stateRecord
 	bucketEvents    = []byte("events")    // seqKey(NextSequence) → eventRecord
 	bucketOverrides = []byte("overrides") // target → overrideRecord
+	bucketCache     = []byte("cache")     // a cluster node's copy of shared state (Store.PutCache)
 
-	buckets = [][]byte{bucketMeta, bucketObs, bucketState, bucketEvents, bucketOverrides}
+	buckets = [][]byte{bucketMeta, bucketObs, bucketState, bucketEvents, bucketOverrides, bucketCache}
 
 	keySchemaVersion = []byte("schema_version")
 )

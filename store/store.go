@@ -362,3 +362,7 @@ func (s *Store) drain(batch []*request) []*request {
 	}
 	return batch
 }
+
+// ErrUnavailable is a write that needs the cluster while it cannot be reached: this node did
+// not apply it (one that timed out on its way may still reach etcd). The API answers 503.
+var ErrUnavailable = errors.New("the cluster cannot be reached")

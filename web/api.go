@@ -55,6 +55,10 @@ type API struct {
 	Proxy func() []ProxyBackend
 	// Demo, when not nil, lets the dashboard stop and start the demo backends (web/demo.go).
 	Demo Demo
+	// Registry, when not nil, serves /api/v1/pools/{pool}/endpoints (web/pools.go).
+	Registry Registry
+	// Cluster, when not nil, serves /api/v1/cluster (web/cluster.go).
+	Cluster Cluster
 }
 
 // maxOverrideBody bounds an override's body ({"kind", "why"}: why is at most 1 KiB).
@@ -79,6 +83,9 @@ type api struct {
 	// proxies, when not nil, lists the local proxy's backends for /api/v1/proxy (proxy.go).
 	proxies func() []ProxyBackend
 	demo    Demo // nil: no demo backends (demo.go)
+	// registry and cluster, when not nil: pools.go, cluster.go.
+	registry Registry
+	cluster  Cluster
 }
 
 func (a *api) register(mux *http.ServeMux) {
@@ -109,6 +116,12 @@ func (a *api) register(mux *http.ServeMux) {
 	if a.demo != nil {
 		a.demoRoutes(mux)
 	}
+	if a.registry != nil {
+		a.registerPools(mux)
+	}
+	if a.cluster != nil {
+		a.registerCluster(mux)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
 	})
@@ -135,6 +148,7 @@ type endpointJSON struct {
 	Cause     string        `json:"cause"`
 	Override  *overrideJSON `json:"override"`
 	Reports   []reportJSON  `json:"reports"`
+	Dynamic   bool          `json:"dynamic,omitempty"` // registered at run time
 }
 
 type overrideJSON struct {
@@ -153,6 +167,13 @@ type reportJSON struct {
 	Err       string    `json:"err"`
 	At        time.Time `json:"at"`
 	Fresh     bool      `json:"fresh"`
+}
+
+// toJSON is ts in the API, marked dynamic when it was registered at run time.
+func (a *api) toJSON(ts store.TargetState) endpointJSON {
+	e := toJSON(ts)
+	e.Dynamic = a.registry != nil && a.registry.Dynamic(ts.Target)
+	return e
 }
 
 func toJSON(ts store.TargetState) endpointJSON {
@@ -184,7 +205,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 	v := a.h.View()
 	out := []endpointJSON{}
 	for _, id := range v.Targets() {
-		out = append(out, toJSON(v.Target(id)))
+		out = append(out, a.toJSON(v.Target(id)))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"endpoints": out})
 }
@@ -204,7 +225,7 @@ func (a *api) endpoint(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "unknown endpoint "+id)
 			return
 		}
-		writeJSON(w, http.StatusOK, toJSON(v.Target(id)))
+		writeJSON(w, http.StatusOK, a.toJSON(v.Target(id)))
 		return
 	}
 	id, ok := strings.CutSuffix(id, "/override")
@@ -232,11 +253,11 @@ func (a *api) endpoint(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodDelete {
 		if err := a.h.ClearOverride(id); err != nil {
 			a.log.Error("clear override", "target", id, "err", err)
-			writeError(w, http.StatusInternalServerError, "clear override: "+err.Error())
+			writeError(w, writeStatus(err), "clear override: "+err.Error())
 			return
 		}
 		a.log.Info("override cleared", "target", id, "who", who)
-		writeJSON(w, http.StatusOK, toJSON(a.h.View().Target(id)))
+		writeJSON(w, http.StatusOK, a.toJSON(a.h.View().Target(id)))
 		return
 	}
 	var req struct {
@@ -264,11 +285,20 @@ func (a *api) endpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := a.h.SetOverride(id, store.Override{Kind: kind, Who: who, Why: req.Why}); err != nil {
 		a.log.Error("set override", "target", id, "err", err)
-		writeError(w, http.StatusInternalServerError, "set override: "+err.Error())
+		writeError(w, writeStatus(err), "set override: "+err.Error())
 		return
 	}
 	a.log.Info("override set", "target", id, "kind", kind, "who", who, "why", req.Why)
-	writeJSON(w, http.StatusOK, toJSON(a.h.View().Target(id)))
+	writeJSON(w, http.StatusOK, a.toJSON(a.h.View().Target(id)))
+}
+
+// writeStatus is the status a failed write answers: 503 when it needs the cluster and the
+// cluster cannot be reached (nothing was applied here), else 500.
+func writeStatus(err error) int {
+	if errors.Is(err, store.ErrUnavailable) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // authorized checks the bearer token, answering 403 or 401 itself when it fails.
@@ -426,5 +456,5 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
 		regs: c.Regions, cfg: c.Config, reload: c.Reload, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler,
-		reloaded: s.reloaded}
+		reloaded: s.reloaded, registry: c.Registry, cluster: c.Cluster}
 }

@@ -38,6 +38,7 @@ func changeToken(cmd, tokenFile string, stderr io.Writer) (string, error) {
 // endpoint is what the CLI reads of the API's endpoint JSON.
 type endpoint struct {
 	ID       string     `json:"id"`
+	Dynamic  bool       `json:"dynamic"`
 	State    string     `json:"state"`
 	Since    *time.Time `json:"since"`
 	Override *struct {
@@ -122,7 +123,11 @@ func status(args []string, stdout, stderr io.Writer) error {
 		if len(ev) == 0 {
 			ev = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, since, ov, strings.Join(ev, ", "))
+		id := e.ID
+		if e.Dynamic {
+			id += " (dynamic)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, e.State, since, ov, strings.Join(ev, ", "))
 	}
 	return tw.Flush()
 }
@@ -192,6 +197,12 @@ func call(method, u, token string, in, out any) error {
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return send(req, token, out)
+}
+
+// send makes one API request; a non-2xx answer is an error carrying its status and message.
+func send(req *http.Request, token string, out any) error {
+	u := req.URL.String()
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -30,6 +30,15 @@ commands:
   reload [-api URL] -token-file FILE [-allow-zone-loss]
                     re-read a running node's config file, as SIGHUP does; -allow-zone-loss
                     accepts a config that drops every zone or more than half of them
+  register [-api URL] -token-file FILE [-weight W] [-ttl D] POOL ADDRESS
+                    add an endpoint to a pool at run time (on every node of a cluster);
+                    with -ttl it lapses unless registered again within D
+  deregister [-api URL] -token-file FILE [-force] POOL ADDRESS
+                    drain a registered endpoint, then remove it after the pool's drain_timeout
+  config push [-api URL] -token-file FILE [-allow-zone-loss] -c FILE
+                    validate FILE here and store it as the config every node of the cluster serves
+  cluster [-api URL]
+                    list the cluster's nodes, the config revision each serves, their heartbeats
   proxy -c FILE [-node URL]
                     run only the config's proxy listeners (no DNS); health from that node's
                     endpoint states and overrides, or from running the monitors here
@@ -58,6 +67,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return override(args[0], args[1:], stdout, stderr)
 	case "reload":
 		return reload(args[1:], stdout, stderr)
+	case "register":
+		return register(args[1:], stdout, stderr)
+	case "deregister":
+		return deregister(args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
+	case "cluster":
+		return clusterCmd(args[1:], stdout, stderr)
 	case "probe":
 		return probe(ctx, args[1:], stderr)
 	case "proxy":

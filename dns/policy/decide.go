@@ -1,6 +1,10 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/meridian-gslb/meridian/health"
+)
 
 // Decide picks what to answer for one query: filter → order → walk → select, and the all-down
 // rule when no pool is eligible (see the package doc). It only reads the Service, so any
@@ -147,7 +151,7 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 			p, start := rp.pool, len(c)
 			for e := range p.Endpoints {
 				ep := &p.Endpoints[e]
-				if usable(ep, fam) && (hv == nil || hv.State(ep.ID).Serving()) && !d.full(p, ep) {
+				if usable(ep, fam) && (hv == nil || serves(hv.State(ep.ID), ep)) && !d.full(p, ep) {
 					c = append(c, cand{ep: ep, pool: p})
 				}
 			}
@@ -269,4 +273,12 @@ func (d *decider) stepf(format string, args ...any) {
 	if d.r.Explain {
 		d.steps = append(d.steps, fmt.Sprintf(format, args...))
 	}
+}
+
+// serves says whether ep in state st takes answers.
+func serves(st health.State, ep *Endpoint) bool {
+	if ep.AwaitRise {
+		return st == health.Up
+	}
+	return st.Serving()
 }

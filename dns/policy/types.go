@@ -27,6 +27,10 @@ type Endpoint struct {
 	Addr    netip.Addr // v4 or v6
 	Weight  uint32     // >= 1
 	Enabled bool       // false: never answered, not even when failing open
+	// AwaitRise: Unknown health does not serve it, only Up (an endpoint registered at run time
+	// waits for its first probes); otherwise only Down keeps it out.
+	AwaitRise bool
+	Dynamic   bool // registered at run time, not in the config file (listings show it)
 }
 
 // Pool is the endpoints of one region for one service.

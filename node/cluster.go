@@ -1,0 +1,274 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/store"
+	"github.com/meridian-gslb/meridian/store/cluster"
+	"github.com/meridian-gslb/meridian/web"
+)
+
+// nodeStatus is what this node says of itself in the cluster: the revision it serves and the
+// last one it refused.
+type nodeStatus struct {
+	mu      sync.Mutex
+	st      cluster.NodeStatus
+	changed chan struct{} // closed at the next change
+}
+
+func (s *nodeStatus) init(node string) {
+	s.st = cluster.NodeStatus{Node: node, Started: time.Now().UTC()}
+	s.changed = make(chan struct{})
+}
+
+func (s *nodeStatus) get() cluster.NodeStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
+
+func (s *nodeStatus) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+func (s *nodeStatus) served() int64 { return s.get().Revision }
+
+func (s *nodeStatus) update(f func(*cluster.NodeStatus)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.st
+	f(&s.st)
+	if s.st != before {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+}
+
+func (s *nodeStatus) serve(rev int64) {
+	s.update(func(st *cluster.NodeStatus) {
+		st.Revision = rev
+		if st.Rejected != 0 && st.Rejected <= rev {
+			st.Rejected, st.Error = 0, ""
+		}
+	})
+}
+
+func (s *nodeStatus) rejected(rev int64, err error) {
+	s.update(func(st *cluster.NodeStatus) { st.Rejected, st.Error = rev, err.Error() })
+}
+
+// joinCluster connects to the [cluster] and, before anything is built, composes the config
+// from the shared state this node cached (so a node that starts while etcd is out of reach
+// serves its last revision and registrations). Without [cluster], the node's own
+// registrations come from the same cache.
+func (n *Node) joinCluster(cfg *config.Config) (*config.Config, error) {
+	n.loadShared()
+	if cfg.Cluster != nil {
+		cl, err := cluster.Dial(cfg.Cluster, n.log)
+		if err != nil {
+			return nil, err
+		}
+		n.cl = cl
+		n.defer_(func() { _ = cl.Close() })
+	} else {
+		n.sh.mu.Lock()
+		n.sh.st.Config = nil // a cached revision from an earlier cluster membership does not apply
+		n.sh.mu.Unlock()
+		n.expireLocal()
+	}
+	eff, rev, _, err := n.compose(cfg)
+	if err != nil {
+		n.log.Error("the cached config revision is rejected; serving the file", "revision", rev, "err", err)
+		n.status.rejected(rev, err)
+		n.sh.mu.Lock()
+		n.sh.st.Config = nil
+		n.sh.mu.Unlock()
+		if eff, _, _, err = n.compose(cfg); err != nil {
+			return nil, err
+		}
+		rev = 0
+	}
+	n.status.serve(rev)
+	n.cfg.Store(eff)
+	return eff, nil
+}
+
+// runShared follows the shared state until ctx ends: the cluster's watch and this node's
+// heartbeat, and a rebuild whenever what compose depends on changed.
+func (n *Node) runShared(ctx context.Context) {
+	if n.cl != nil {
+		go n.cl.Heartbeat(ctx, n.status.get, n.status.wait)
+		go n.cl.Watch(ctx, n.applyCluster)
+	}
+	last := n.sh.signature()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.poke:
+		}
+		// Gather a burst (a thousand registrations) into one rebuild.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		sig := n.sh.signature()
+		if sig == last {
+			continue
+		}
+		if err := n.recompose(); err == nil {
+			last = sig
+		} else {
+			last = sig // a rejected revision stays rejected until the next change
+		}
+	}
+}
+
+// poked asks runShared to compose again.
+func (n *Node) poked() {
+	select {
+	case n.poke <- struct{}{}:
+	default:
+	}
+}
+
+// applyCluster takes the cluster's state: its overrides into the local store, the rest kept
+// (and cached) for compose.
+func (n *Node) applyCluster(st cluster.State) {
+	n.sh.mu.Lock()
+	n.sh.st = st
+	n.sh.mu.Unlock()
+	n.syncOverrides(st.Overrides)
+	n.saveShared()
+	n.poked()
+}
+
+// syncOverrides makes the local store's overrides the cluster's.
+func (n *Node) syncOverrides(ovs map[string]cluster.Override) {
+	v := n.st.View()
+	for id, o := range ovs {
+		so, err := o.Store()
+		if err != nil {
+			n.log.Warn("a shared override does not decode; left out", "target", id, "err", err)
+			continue
+		}
+		cur := v.Target(id).Override
+		if cur.Kind == so.Kind && cur.Who == so.Who && cur.Why == so.Why {
+			continue
+		}
+		if err := n.st.SetOverride(id, so); err != nil {
+			n.log.Error("shared override not applied", "target", id, "err", err)
+		}
+	}
+	for _, id := range v.Targets() {
+		if _, shared := ovs[id]; !shared && v.Target(id).Override.Kind != store.None {
+			if err := n.st.ClearOverride(id); err != nil {
+				n.log.Error("shared override not cleared", "target", id, "err", err)
+			}
+		}
+	}
+}
+
+// clusterHealth is the store as the API writes it in a cluster: an override goes to etcd
+// first (503 when out of reach: never applied here only), then here at once; the watch
+// brings it to every other node.
+type clusterHealth struct {
+	*store.Store
+	n *Node
+}
+
+func (h clusterHealth) SetOverride(target string, o store.Override) error {
+	if o.At.IsZero() {
+		o.At = time.Now().UTC()
+	}
+	co := cluster.Override{Kind: o.Kind.String(), Who: o.Who, Why: o.Why, At: o.At, Node: h.n.Config().Server.Node}
+	if err := h.n.cl.SetOverride(context.Background(), target, co); err != nil {
+		return err
+	}
+	return h.Store.SetOverride(target, o)
+}
+
+func (h clusterHealth) ClearOverride(target string) error {
+	if err := h.n.cl.ClearOverride(context.Background(), target); err != nil {
+		return err
+	}
+	return h.Store.ClearOverride(target)
+}
+
+// health is the store as this node's API and registry write it.
+func (n *Node) health() web.Health {
+	if n.cl != nil {
+		return clusterHealth{Store: n.st, n: n}
+	}
+	return n.st
+}
+
+// Status is GET /api/v1/cluster.
+func (n *Node) Status() web.ClusterStatus {
+	if n.cl == nil {
+		me := n.status.get()
+		return web.ClusterStatus{Backend: "bbolt", Agree: true, Nodes: []web.NodeStatus{{Node: me.Node, Revision: me.Revision,
+			Heartbeat: time.Now().UTC().Format(time.RFC3339), Agrees: true}}}
+	}
+	n.sh.mu.Lock()
+	st := n.sh.st
+	nodes := maps.Clone(st.Nodes)
+	n.sh.mu.Unlock()
+	out := web.ClusterStatus{Backend: "etcd", Agree: len(nodes) > 0}
+	if st.Config != nil {
+		out.Revision = st.Config.Rev
+	}
+	for _, name := range slices.Sorted(maps.Keys(nodes)) {
+		ns := nodes[name]
+		agrees := ns.Revision == out.Revision
+		out.Agree = out.Agree && agrees
+		out.Nodes = append(out.Nodes, web.NodeStatus{Node: ns.Node, Revision: ns.Revision, Rejected: ns.Rejected, Error: ns.Error,
+			Heartbeat: ns.Heartbeat.UTC().Format(time.RFC3339), Agrees: agrees})
+	}
+	return out
+}
+
+// PushConfig validates a config file as this node would serve it (parsed beside its own file,
+// with its [server] and [cluster], every part prepared but not committed) and stores it as the
+// revision every node serves.
+func (n *Node) PushConfig(ctx context.Context, source string, content []byte, allowZoneLoss bool) (int64, error) {
+	if n.cl == nil {
+		return 0, fmt.Errorf("%w (push the file with meridian reload instead)", web.ErrNoCluster)
+	}
+	n.mu.Lock()
+	local := n.local.Load()
+	r := &cluster.Revision{Source: source, Content: content}
+	pc, err := parseRevision(r, local)
+	if err != nil {
+		n.mu.Unlock()
+		var probs config.Problems
+		if errors.As(err, &probs) {
+			return 0, probs
+		}
+		return 0, err
+	}
+	cfg := pc.WithLocal(local).WithDynamic(n.sh.endpoints())
+	if !allowZoneLoss {
+		err = config.CheckZoneLoss(n.cfg.Load(), cfg)
+	}
+	if err == nil {
+		_, err = n.prepare(cfg) // dropped: only whether it builds
+	}
+	n.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return n.cl.PushConfig(ctx, cluster.Revision{Source: filepath.Base(source), Content: content, AllowZoneLoss: allowZoneLoss,
+		By: n.Config().Server.Node, At: time.Now().UTC()})
+}
