@@ -24,3 +24,14 @@ func (s State) String() string {
 
 // Serving reports whether an endpoint in state s may be answered.
 func (s State) Serving() bool { return s != Down }
+
+// ParseState is the State whose String is s; anything else is Unknown.
+func ParseState(s string) State {
+	switch s {
+	case "up":
+		return Up
+	case "down":
+		return Down
+	}
+	return Unknown
+}

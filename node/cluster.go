@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -108,7 +109,12 @@ func (n *Node) joinCluster(cfg *config.Config) (*config.Config, error) {
 func (n *Node) runShared(ctx context.Context) {
 	if n.cl != nil {
 		go n.cl.Heartbeat(ctx, n.status.get, n.status.wait)
-		go n.cl.Watch(ctx, n.applyCluster)
+		go n.cl.Watch(ctx, n.applyCluster, func() {
+			if n.web != nil {
+				n.web.EventsChanged()
+			}
+		})
+		go n.pushEvents(ctx)
 	}
 	last := n.sh.signature()
 	for {
@@ -180,6 +186,56 @@ func (n *Node) syncOverrides(ovs map[string]cluster.Override) {
 	}
 }
 
+// cachePushed is the cache key of the last local event seq the cluster's history has.
+const cachePushed = "cluster/events-pushed"
+
+// pushEvents adds the transitions this node decides to the cluster's history, in order, as
+// they are committed here; while etcd is out of reach they wait (in bbolt) and go later.
+func (n *Node) pushEvents(ctx context.Context) {
+	var pushed uint64
+	if b, ok := n.st.Cache(cachePushed); ok {
+		pushed, _ = strconv.ParseUint(string(b), 10, 64)
+	}
+	node := n.Config().Server.Node
+	since := 0 // pushes since the last trim
+	for ctx.Err() == nil {
+		v := n.st.View()
+		evs, err := n.st.Events(store.EventQuery{After: pushed, Limit: store.MaxEventLimit})
+		if err == nil {
+			for _, e := range evs {
+				if err = n.cl.PutEvent(ctx, node, e); err != nil {
+					break
+				}
+				pushed = e.Seq
+				since++
+			}
+		}
+		if len(evs) > 0 {
+			_ = n.st.PutCache(cachePushed, []byte(strconv.FormatUint(pushed, 10)))
+		}
+		if since >= 100 {
+			if n.cl.TrimEvents(ctx) == nil {
+				since = 0
+			}
+		}
+		if err != nil || len(evs) == store.MaxEventLimit {
+			sleep := time.Second
+			if err == nil {
+				sleep = 0 // a full page: read the next at once
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(sleep):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-v.Changed():
+		}
+	}
+}
+
 // clusterHealth is the store as the API writes it in a cluster: an override goes to etcd
 // first (503 when out of reach: never applied here only), then here at once; the watch
 // brings it to every other node.
@@ -197,6 +253,11 @@ func (h clusterHealth) SetOverride(target string, o store.Override) error {
 		return err
 	}
 	return h.Store.SetOverride(target, o)
+}
+
+// Events is the cluster's history: every node's transitions, each with the node that decided it.
+func (h clusterHealth) Events(q store.EventQuery) ([]store.Event, error) {
+	return h.n.cl.Events(context.Background(), q)
 }
 
 func (h clusterHealth) ClearOverride(target string) error {

@@ -15,6 +15,7 @@ type Event struct {
 	Target   string
 	From, To health.State
 	Cause    string // "quorum: 1 of 3 fresh reports up, 2 down (need 2)", "override drain by ana: kernel upgrade"
+	Node     string // the node that decided it, in a cluster's history; "" in one node's own
 }
 
 // EventQuery selects events. The zero value returns the oldest DefaultEventLimit events.

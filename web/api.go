@@ -78,6 +78,7 @@ type api struct {
 	stop   <-chan struct{} // closed when the server shuts down: ends the event streams
 	// reloaded is fired on a config reload (Server.Reloaded): the stream sends the services.
 	reloaded *signal
+	history  *signal // fired when the history grows elsewhere (Server.EventsChanged)
 	// sampler, when not nil, keeps the answer rates for /api/v1/stats and the stream (stats.go).
 	sampler *sampler
 	// proxies, when not nil, lists the local proxy's backends for /api/v1/proxy (proxy.go).
@@ -332,10 +333,11 @@ type eventJSON struct {
 	From   string    `json:"from"`
 	To     string    `json:"to"`
 	Cause  string    `json:"cause"`
+	Node   string    `json:"node,omitempty"` // the node that decided it (a cluster's history)
 }
 
 func toEventJSON(e store.Event) eventJSON {
-	return eventJSON{Seq: e.Seq, At: e.At.UTC(), Target: e.Target, From: e.From.String(), To: e.To.String(), Cause: e.Cause}
+	return eventJSON{Seq: e.Seq, At: e.At.UTC(), Target: e.Target, From: e.From.String(), To: e.To.String(), Cause: e.Cause, Node: e.Node}
 }
 
 func (a *api) events(w http.ResponseWriter, r *http.Request) {
@@ -456,5 +458,5 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
 		regs: c.Regions, cfg: c.Config, reload: c.Reload, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler,
-		reloaded: s.reloaded, registry: c.Registry, cluster: c.Cluster}
+		reloaded: s.reloaded, history: s.history, registry: c.Registry, cluster: c.Cluster}
 }

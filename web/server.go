@@ -28,12 +28,13 @@ type Server struct {
 	// rejected counts connections refused over the limits, by reason (limit.go).
 	rejected *prometheus.CounterVec
 	reloaded *signal // Reloaded fires it: the streams send the services anew
+	history  *signal // EventsChanged fires it: the streams read the events anew
 }
 
 // New builds the server. ready reports why Meridian is not ready to answer yet, or nil. api,
 // when not nil, serves the JSON API under /api/v1.
 func New(reg *prometheus.Registry, ready func() error, api *API, log *slog.Logger) *Server {
-	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{}), limits: DefaultLimits(), reloaded: newSignal()}
+	s := &Server{log: log.With("component", "web"), ready: ready, stop: make(chan struct{}), limits: DefaultLimits(), reloaded: newSignal(), history: newSignal()}
 	s.rejected = promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Namespace: "meridian", Subsystem: "http", Name: "rejected_connections_total",
 		Help: "HTTP connections closed at accept because the node's (total) or one client's (per_client) cap was reached.",
@@ -73,6 +74,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // Reloaded tells the event streams that the running config changed: the services they show
 // follow it without waiting for a health change.
 func (s *Server) Reloaded() { s.reloaded.Fire() }
+
+// EventsChanged tells the event streams that the history grew without a change here (another
+// node of the cluster decided a transition): they send the new events.
+func (s *Server) EventsChanged() { s.history.Fire() }
 
 // SetLimits replaces DefaultLimits (zero fields keep the defaults); call it before Listen.
 func (s *Server) SetLimits(l Limits) {

@@ -29,7 +29,8 @@ const streamBacklog = 50
 //
 // At connect it sends the services, then the last streamBacklog events. Nothing polls: it
 // waits on the View's Changed channel (the events of a change are committed before its View is
-// published), on a config reload (Server.Reloaded) and on the sampler's next point.
+// published), on the history growing elsewhere (Server.EventsChanged: a cluster's other
+// nodes), on a config reload (Server.Reloaded) and on the sampler's next point.
 func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 	ctx, sw := a.sse(w, r)
 	var lastSvc []byte
@@ -55,6 +56,14 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 			lastSeq = max(lastSeq, e.Seq)
 		}
 		return nil
+	}
+
+	newEvents := func() []store.Event {
+		evs, err := a.h.Events(store.EventQuery{After: lastSeq, Limit: store.MaxEventLimit})
+		if err != nil {
+			a.log.Error("stream: read events", "err", err)
+		}
+		return evs
 	}
 
 	var statsSeq uint64
@@ -83,7 +92,7 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	view := a.h.View()
-	reloaded := a.reloaded.Wait()
+	reloaded, history := a.reloaded.Wait(), a.history.Wait()
 	var sampled <-chan struct{} // nil without a sampler: never ready
 	if a.sampler != nil {
 		sampled = a.sampler.sampled.Wait()
@@ -103,11 +112,12 @@ func (a *api) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-view.Changed():
 			view = a.h.View()
-			evs, err := a.h.Events(store.EventQuery{After: lastSeq, Limit: store.MaxEventLimit})
-			if err != nil {
-				a.log.Error("stream: read events", "err", err)
+			if sendEvents(newEvents()) != nil || sendServices() != nil {
+				return
 			}
-			if sendEvents(evs) != nil || sendServices() != nil {
+		case <-history:
+			history = a.history.Wait()
+			if sendEvents(newEvents()) != nil {
 				return
 			}
 		case <-reloaded:

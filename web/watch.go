@@ -192,7 +192,7 @@ func (f *Follower) follow(ctx context.Context, c *http.Client, idle time.Duratio
 				states = map[string]EndpointState{}
 			}
 			for _, e := range ev.Endpoints {
-				st := parseState(e.State)
+				st := health.ParseState(e.State)
 				if st == health.Unknown && e.Override == "" {
 					delete(states, e.ID)
 					continue
@@ -214,14 +214,4 @@ func (f *Follower) follow(ctx context.Context, c *http.Client, idle time.Duratio
 		return err
 	}
 	return io.ErrUnexpectedEOF // the node closed the stream (shutdown, restart)
-}
-
-func parseState(s string) health.State {
-	switch s {
-	case "up":
-		return health.Up
-	case "down":
-		return health.Down
-	}
-	return health.Unknown
 }

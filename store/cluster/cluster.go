@@ -249,13 +249,14 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// Watch calls apply with the whole shared state at once and after every change, until ctx
-// ends. When etcd is out of reach it keeps trying (each second) and apply is not called, so
-// the node keeps its last state; once back, the state is read whole again.
-func (c *Client) Watch(ctx context.Context, apply func(State)) {
+// Watch calls apply with the whole shared state at once and after every change, and events
+// when the history grew, until ctx ends. When etcd is out of reach it keeps trying (each
+// second) and apply is not called, so the node keeps its last state; once back, the state is
+// read whole again.
+func (c *Client) Watch(ctx context.Context, apply func(State), events func()) {
 	failing := false
 	for ctx.Err() == nil {
-		err := c.watch(ctx, apply)
+		err := c.watch(ctx, apply, events)
 		if ctx.Err() != nil {
 			return
 		}
@@ -278,15 +279,23 @@ func (c *Client) ping(ctx context.Context) error {
 	return err
 }
 
-func (c *Client) watch(ctx context.Context, apply func(State)) error {
+func (c *Client) watch(ctx context.Context, apply func(State), events func()) error {
 	gctx, cancel := context.WithTimeout(ctx, c.timeout)
-	resp, err := c.c.Get(gctx, c.prefix, clientv3.WithPrefix())
+	// The whole prefix but the history (events/, read page by page by Events).
+	resp, err := c.c.Get(gctx, c.prefix, clientv3.WithRange(c.prefix+"events/"))
 	cancel()
 	if err != nil {
 		return err
 	}
 	st := newState()
 	for _, kv := range resp.Kvs {
+		c.set(&st, string(kv.Key), kv.Value, kv.ModRevision)
+	}
+	rest, err := c.c.Get(gctx, c.prefix+"events0", clientv3.WithFromKey(), clientv3.WithRange(prefixEnd(c.prefix)))
+	if err != nil {
+		return err
+	}
+	for _, kv := range rest.Kvs {
 		c.set(&st, string(kv.Key), kv.Value, kv.ModRevision)
 	}
 	st.Rev = resp.Header.Revision
@@ -297,15 +306,27 @@ func (c *Client) watch(ctx context.Context, apply func(State)) error {
 		if err := wr.Err(); err != nil {
 			return err
 		}
+		state, history := false, false
 		for _, ev := range wr.Events {
+			key := string(ev.Kv.Key)
+			if strings.HasPrefix(key, c.prefix+"events/") {
+				history = true
+				continue
+			}
+			state = true
 			if ev.Type == clientv3.EventTypeDelete {
-				c.unset(&st, string(ev.Kv.Key))
+				c.unset(&st, key)
 			} else {
-				c.set(&st, string(ev.Kv.Key), ev.Kv.Value, ev.Kv.ModRevision)
+				c.set(&st, key, ev.Kv.Value, ev.Kv.ModRevision)
 			}
 		}
 		st.Rev = wr.Header.Revision
-		apply(st.clone())
+		if state {
+			apply(st.clone())
+		}
+		if history {
+			events()
+		}
 	}
 	return errors.New("watch ended")
 }
@@ -355,3 +376,6 @@ func (c *Client) unset(st *State, key string) {
 		delete(st.Nodes, strings.TrimPrefix(k, "nodes/"))
 	}
 }
+
+// prefixEnd is the first key after every key that starts with p.
+func prefixEnd(p string) string { return clientv3.GetPrefixRangeEnd(p) }
