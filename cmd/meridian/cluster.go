@@ -141,8 +141,45 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "meridian config push %s: %v\n", *path, err)
 		return errQuiet
 	}
-	fmt.Fprintf(stdout, "%s pushed as revision %d; `meridian cluster` shows which nodes serve it\n", *path, out.Revision)
+	// The nodes swap it in within moments: wait (up to 5 s) until they all serve it, or say who does not.
+	var st clusterStatus
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(100 * time.Millisecond) {
+		if call(http.MethodGet, *apiURL+"/api/v1/cluster", "", nil, &st) == nil && st.Agree && st.Revision >= out.Revision {
+			break
+		}
+	}
+	serving := 0
+	for _, n := range st.Nodes {
+		if n.Revision == out.Revision {
+			serving++
+		}
+	}
+	fmt.Fprintf(stdout, "%s pushed as revision %d: %d of %d nodes serve it\n", *path, out.Revision, serving, len(st.Nodes))
+	for _, n := range st.Nodes {
+		if n.Revision != out.Revision {
+			why := "not yet"
+			if n.Rejected == out.Revision {
+				why = "rejected: " + n.Error
+			}
+			fmt.Fprintf(stdout, "  %s serves revision %d (%s)\n", n.Node, n.Revision, why)
+		}
+	}
 	return nil
+}
+
+// clusterStatus is what the CLI reads of GET /api/v1/cluster.
+type clusterStatus struct {
+	Backend  string `json:"backend"`
+	Revision int64  `json:"revision"`
+	Agree    bool   `json:"agree"`
+	Nodes    []struct {
+		Node      string `json:"node"`
+		Revision  int64  `json:"revision"`
+		Rejected  int64  `json:"rejected_revision"`
+		Error     string `json:"error"`
+		Heartbeat string `json:"heartbeat"`
+		Agrees    bool   `json:"agrees"`
+	} `json:"nodes"`
 }
 
 // clusterCmd lists the nodes of the cluster, the revision each serves and its heartbeat.
@@ -158,19 +195,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: meridian cluster [-api URL]")
 		return errQuiet
 	}
-	var st struct {
-		Backend  string `json:"backend"`
-		Revision int64  `json:"revision"`
-		Agree    bool   `json:"agree"`
-		Nodes    []struct {
-			Node      string `json:"node"`
-			Revision  int64  `json:"revision"`
-			Rejected  int64  `json:"rejected_revision"`
-			Error     string `json:"error"`
-			Heartbeat string `json:"heartbeat"`
-			Agrees    bool   `json:"agrees"`
-		} `json:"nodes"`
-	}
+	var st clusterStatus
 	if err := call(http.MethodGet, *apiURL+"/api/v1/cluster", "", nil, &st); err != nil {
 		fmt.Fprintf(stderr, "meridian cluster: %v\n", err)
 		return errQuiet

@@ -281,9 +281,9 @@ func (c *Client) ping(ctx context.Context) error {
 
 func (c *Client) watch(ctx context.Context, apply func(State), events func()) error {
 	gctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	// The whole prefix but the history (events/, read page by page by Events).
 	resp, err := c.c.Get(gctx, c.prefix, clientv3.WithRange(c.prefix+"events/"))
-	cancel()
 	if err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func (c *Client) watch(ctx context.Context, apply func(State), events func()) er
 	for _, kv := range resp.Kvs {
 		c.set(&st, string(kv.Key), kv.Value, kv.ModRevision)
 	}
-	rest, err := c.c.Get(gctx, c.prefix+"events0", clientv3.WithFromKey(), clientv3.WithRange(prefixEnd(c.prefix)))
+	rest, err := c.c.Get(gctx, c.prefix+"events0", clientv3.WithRange(prefixEnd(c.prefix)))
 	if err != nil {
 		return err
 	}
