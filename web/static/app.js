@@ -160,6 +160,37 @@ async function refreshProxy() {
   return true;
 }
 
+// ---- Cluster: GET /api/v1/cluster, shown when the node is one of an etcd cluster ----
+
+const CLUSTER_EVERY = 2000; // ms
+
+async function refreshCluster() {
+  let st;
+  try {
+    const r = await fetch("/api/v1/cluster");
+    if (!r.ok) return false;
+    st = await r.json();
+  } catch (_) { return true; }
+  const box = document.getElementById("cluster");
+  box.hidden = st.backend !== "etcd";
+  if (box.hidden) return false;
+  document.getElementById("cluster-summary").textContent = st.revision
+    ? `config revision ${st.revision}: ${st.agree ? "every node serves it" : "not every node serves it"}`
+    : "no config pushed: each node serves its own file";
+  const rows = (st.nodes || []).map(n => el("tr", { "data-node": n.node, "data-agrees": String(n.agrees) },
+    el("td", {}, n.node),
+    el("td", {}, el("span", { class: "badge", "data-state": n.agrees ? "up" : "degraded" }, String(n.revision))),
+    el("td", {}, new Date(n.heartbeat).toLocaleTimeString()),
+    el("td", {}, n.rejected_revision ? `revision ${n.rejected_revision}: ${n.error}` : "")));
+  document.getElementById("cluster-body").replaceChildren(...rows);
+  return true;
+}
+
+async function followCluster() {
+  if (!(await refreshCluster())) return;
+  setInterval(() => { if (!document.hidden) refreshCluster(); }, CLUSTER_EVERY);
+}
+
 async function followProxy() {
   if (!(await refreshProxy())) return;
   setInterval(() => { if (!document.hidden) refreshProxy(); }, PROXY_EVERY);
@@ -229,7 +260,7 @@ function renderServices() {
       for (const e of p.endpoints) {
         const state = e.enabled ? e.state : "disabled";
         eps.append(el("li", {}, el("span", { class: "badge", "data-endpoint": e.address, "data-id": e.id, "data-state": state, title: e.id },
-          `${e.address} ${state}`)));
+          `${e.address} ${state}`), e.dynamic ? el("span", { class: "muted small", "data-dynamic": e.id }, " registered") : ""));
       }
       const head = el("div", { class: "pool-head" }, el("b", {}, p.name));
       if (p.region) head.append(` · region ${p.region}`);
@@ -266,7 +297,7 @@ function renderEvents() {
     el("span", { class: "target" }, e.target), " ",
     el("span", { class: "badge", "data-state": e.from }, e.from), " → ",
     el("span", { class: "badge", "data-state": e.to }, e.to),
-    el("span", { class: "cause" }, e.cause))));
+    el("span", { class: "cause" }, e.node ? `${e.cause} · decided by ${e.node}` : e.cause))));
   document.getElementById("no-events").hidden = list.length > 0;
 }
 
@@ -595,4 +626,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   renderMap();
   connect();
   followProxy();
+  followCluster();
 });
