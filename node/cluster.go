@@ -15,6 +15,7 @@ import (
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/store/cluster"
 	"github.com/meridian-gslb/meridian/web"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // nodeStatus is what this node says of itself in the cluster: the revision it serves and the
@@ -81,6 +82,14 @@ func (n *Node) joinCluster(cfg *config.Config) (*config.Config, error) {
 		}
 		n.cl = cl
 		n.defer_(func() { _ = cl.Close() })
+		n.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "meridian_cluster_up",
+				Help: "1 while the node follows the cluster's etcd (its watch has the current state), 0 while it serves its last copy."},
+				func() float64 { return b2f(cl.Reachable()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "meridian_cluster_write_failures_total",
+				Help: "Writes to etcd that failed because it was out of reach: API changes (answered 503), heartbeats, history."},
+				func() float64 { return float64(cl.WriteFailures()) }),
+		)
 	} else {
 		n.sh.mu.Lock()
 		n.sh.st.Config = nil // a cached revision from an earlier cluster membership does not apply
@@ -101,7 +110,17 @@ func (n *Node) joinCluster(cfg *config.Config) (*config.Config, error) {
 	}
 	n.status.serve(rev)
 	n.cfg.Store(eff)
+	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "meridian_cluster_config_revision",
+		Help: "The cluster config revision this node serves (0: its own file)."},
+		func() float64 { return float64(n.status.served()) }))
 	return eff, nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // runShared follows the shared state until ctx ends: the cluster's watch and this node's

@@ -22,6 +22,7 @@ import (
 	"maps"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -107,11 +108,13 @@ func (s State) clone() State {
 
 // Client is one node's connection to the cluster.
 type Client struct {
-	c       *clientv3.Client
-	prefix  string
-	timeout time.Duration
-	ttl     time.Duration
-	log     *slog.Logger
+	reachable atomic.Bool  // the watch has the current state
+	failures  atomic.Int64 // writes refused because etcd was out of reach
+	c         *clientv3.Client
+	prefix    string
+	timeout   time.Duration
+	ttl       time.Duration
+	log       *slog.Logger
 }
 
 // Dial connects to cfg's etcd members. It does not wait for them: a node starts (and serves
@@ -140,6 +143,17 @@ func Dial(cfg *config.Cluster, log *slog.Logger) (*Client, error) {
 func (c *Client) Close() error { return c.c.Close() }
 
 // unavailable marks err as the cluster's being out of reach: the API answers 503.
+func (c *Client) unavailable(what string, err error) error {
+	c.failures.Add(1)
+	return unavailable(what, err)
+}
+
+// Reachable says whether the watch is following etcd now.
+func (c *Client) Reachable() bool { return c.reachable.Load() }
+
+// WriteFailures counts the writes refused because etcd was out of reach.
+func (c *Client) WriteFailures() int64 { return c.failures.Load() }
+
 func unavailable(what string, err error) error {
 	return fmt.Errorf("%w: %s: %v", store.ErrUnavailable, what, err)
 }
@@ -153,7 +167,7 @@ func (c *Client) put(ctx context.Context, what, key string, v any, opts ...clien
 	defer cancel()
 	resp, err := c.c.Put(ctx, c.prefix+key, string(b), opts...)
 	if err != nil {
-		return 0, unavailable(what, err)
+		return 0, c.unavailable(what, err)
 	}
 	return resp.Header.Revision, nil
 }
@@ -162,7 +176,7 @@ func (c *Client) del(ctx context.Context, what, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if _, err := c.c.Delete(ctx, c.prefix+key); err != nil {
-		return unavailable(what, err)
+		return c.unavailable(what, err)
 	}
 	return nil
 }
@@ -189,7 +203,7 @@ func (c *Client) Register(ctx context.Context, e Endpoint) error {
 		lease, err := c.c.Grant(lctx, int64(max(1, (e.TTL+time.Second-1)/time.Second)))
 		cancel()
 		if err != nil {
-			return unavailable("grant the registration's lease", err)
+			return c.unavailable("grant the registration's lease", err)
 		}
 		opts = append(opts, clientv3.WithLease(lease.ID))
 	}
@@ -300,6 +314,8 @@ func (c *Client) watch(ctx context.Context, apply func(State), events func()) er
 	}
 	st.Rev = resp.Header.Revision
 	apply(st.clone())
+	c.reachable.Store(true)
+	defer c.reachable.Store(false)
 	wctx, stop := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer stop()
 	for wr := range c.c.Watch(wctx, c.prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
