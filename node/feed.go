@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/health"
 	"github.com/meridian-gslb/meridian/proxy"
 	"github.com/meridian-gslb/meridian/store"
@@ -18,15 +19,32 @@ import (
 // stream (a Proxy node with -node). A drained backend is treated as store.View.ProxyState
 // says, on the node that decides it; the other sources carry the result.
 
-// storeHealth is v as the proxies read it.
-func storeHealth(v *store.View) proxy.HealthFunc {
+// storeHealth is v as the proxies read it. A registered endpoint that waits for its first
+// probes (awaiting) counts as down until they say up, as it does for DNS answers.
+func storeHealth(v *store.View, awaiting map[string]bool) proxy.HealthFunc {
 	return func(id string) (health.State, string) {
 		st, k := v.ProxyState(id)
+		if st == health.Unknown && awaiting[id] {
+			st = health.Down
+		}
 		if k == store.None {
 			return st, ""
 		}
 		return st, k.String()
 	}
+}
+
+// awaitingRise lists cfg's registered endpoints that are not served before they rise.
+func awaitingRise(cfg *config.Config) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range cfg.Pools {
+		for _, e := range p.Endpoints {
+			if e.Dynamic && !p.ServeBeforeRise && p.Monitor != "" {
+				out[p.EndpointID(e)] = true
+			}
+		}
+	}
+	return out
 }
 
 // stateHealth is a set of endpoint states (kept: the caller must not change m) as the proxies read it.
@@ -42,12 +60,14 @@ func (n *Node) feed(ctx context.Context) {
 	switch {
 	case n.st != nil:
 		for {
-			v := n.st.View()
-			n.proxies.ApplyHealth(storeHealth(v))
+			reloaded := n.reloaded() // before the config it will tell has changed
+			v, cfg := n.st.View(), n.cfg.Load()
+			n.proxies.ApplyHealth(storeHealth(v, awaitingRise(cfg)))
 			select {
 			case <-ctx.Done():
 				return
 			case <-v.Changed():
+			case <-reloaded:
 			}
 		}
 	case n.sink != nil:

@@ -104,6 +104,10 @@ type Node struct {
 	poke   chan struct{}   // the shared state changed: compose again
 	status nodeStatus
 	bg     context.Context // lives while Run runs: deferred removals
+	// committed is closed by each reload's commit (reloaded): the proxies' feed applies health
+	// again, for what the new config says of its endpoints.
+	commitMu  sync.Mutex
+	committed chan struct{}
 
 	closers []func() // undone in reverse by close
 }
@@ -117,7 +121,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if o.Load == nil {
 		o.Load = func() (*config.Config, error) { return config.Load(cfg.Source) }
 	}
-	n := &Node{o: o, log: o.Logger, reg: prometheus.NewRegistry(), poke: make(chan struct{}, 1), bg: context.Background()}
+	n := &Node{o: o, log: o.Logger, reg: prometheus.NewRegistry(), poke: make(chan struct{}, 1), bg: context.Background(),
+		committed: make(chan struct{})}
 	n.cfg.Store(cfg)
 	n.local.Store(cfg)
 	n.status.init(cfg.Server.Node)

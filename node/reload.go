@@ -117,6 +117,17 @@ func (n *Node) commit(c *change) {
 	if n.web != nil {
 		n.web.Reloaded()
 	}
+	n.commitMu.Lock()
+	close(n.committed)
+	n.committed = make(chan struct{})
+	n.commitMu.Unlock()
+}
+
+// reloaded is closed by the next commit.
+func (n *Node) reloaded() <-chan struct{} {
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	return n.committed
 }
 
 // reject reports a config that is not taken.

@@ -75,7 +75,7 @@ func (n *Node) buildServe(ctx context.Context, cfg *config.Config) error {
 		if err := n.buildProxies(cfg, cfg.Server.Node); err != nil {
 			return err
 		}
-		n.proxies.ApplyHealth(storeHealth(n.st.View())) // before the first client; then feed.go
+		n.proxies.ApplyHealth(storeHealth(n.st.View(), awaitingRise(cfg))) // before the first client; then feed.go
 		api.Proxy = n.proxyBackends
 	}
 	api.Config, api.Reload = n.Config, n.Reload
