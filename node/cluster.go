@@ -152,11 +152,9 @@ func (n *Node) runShared(ctx context.Context) {
 		if sig == last {
 			continue
 		}
-		if err := n.recompose(); err == nil {
-			last = sig
-		} else {
-			last = sig // a rejected revision stays rejected until the next change
-		}
+		n.saveShared()
+		_ = n.recompose() // logged; a rejected revision stays rejected until the next change
+		last = sig
 	}
 }
 
@@ -168,15 +166,45 @@ func (n *Node) poked() {
 	}
 }
 
-// applyCluster takes the cluster's state: its overrides into the local store, the rest kept
-// (and cached) for compose.
+// applyCluster takes the cluster's state: the overrides that changed into the local store at
+// once (the whole set against the store at the first state after a connect), the rest kept
+// for compose, which runShared runs (and caches) once a burst of changes is over.
 func (n *Node) applyCluster(st cluster.State) {
 	n.sh.mu.Lock()
-	n.sh.st = st
+	prev, synced := n.sh.st.Overrides, n.sh.synced
+	n.sh.st, n.sh.synced = st, true
 	n.sh.mu.Unlock()
-	n.syncOverrides(st.Overrides)
-	n.saveShared()
+	switch {
+	case !synced:
+		n.syncOverrides(st.Overrides)
+	case !maps.Equal(prev, st.Overrides):
+		n.changeOverrides(prev, st.Overrides)
+	}
 	n.poked()
+}
+
+// changeOverrides applies what changed from prev to next to the local store.
+func (n *Node) changeOverrides(prev, next map[string]cluster.Override) {
+	for id, o := range next {
+		if old, ok := prev[id]; ok && old == o {
+			continue
+		}
+		so, err := o.Store()
+		if err != nil {
+			n.log.Warn("a shared override does not decode; left out", "target", id, "err", err)
+			continue
+		}
+		if err := n.st.SetOverride(id, so); err != nil {
+			n.log.Error("shared override not applied", "target", id, "err", err)
+		}
+	}
+	for id := range prev {
+		if _, ok := next[id]; !ok {
+			if err := n.st.ClearOverride(id); err != nil {
+				n.log.Error("shared override not cleared", "target", id, "err", err)
+			}
+		}
+	}
 }
 
 // syncOverrides makes the local store's overrides the cluster's.

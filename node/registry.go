@@ -28,10 +28,18 @@ func (n *Node) Register(ctx context.Context, pool string, address netip.Addr, we
 		return fmt.Errorf("%w: %s is endpoint %s of pool %s in the file", web.ErrNotDynamic, address, address, pool)
 	}
 	e := cluster.Endpoint{Pool: pool, Address: address, Weight: weight, TTL: ttl, At: time.Now().UTC(), Node: n.Config().Server.Node}
+	isNew := true
 	if n.cl != nil {
-		return n.cl.Register(ctx, e)
+		var err error
+		if isNew, err = n.cl.Register(ctx, e); err != nil {
+			return err
+		}
+	} else {
+		isNew = n.setLocal(e)
 	}
-	n.setLocal(e)
+	if isNew { // renewals, an autoscaler's heartbeat, are not news
+		n.log.Info("endpoint registered", "pool", pool, "address", address, "weight", weight, "ttl", ttl)
+	}
 	return nil
 }
 
@@ -116,7 +124,9 @@ func (n *Node) Endpoints(pool string) ([]web.PoolEndpoint, error) {
 	out := []web.PoolEndpoint{}
 	for _, e := range p.Endpoints {
 		pe := web.PoolEndpoint{Address: e.Addr, Weight: e.Weight, Dynamic: e.Dynamic}
-		if r, ok := n.sh.st.Endpoints[p.EndpointID(e)]; ok && e.Dynamic && r.TTL > 0 {
+		// Alone, a renewal moves At; in a cluster it renews the lease and At stays the first
+		// registration, so only a lone node can say when a registration lapses.
+		if r, ok := n.sh.st.Endpoints[p.EndpointID(e)]; ok && e.Dynamic && r.TTL > 0 && n.cl == nil {
 			t := r.At.Add(r.TTL)
 			pe.Expires = &t
 		}
@@ -133,15 +143,17 @@ func (n *Node) Dynamic(target string) bool {
 	return ok
 }
 
-// setLocal keeps a registration on this node alone, for its TTL.
-func (n *Node) setLocal(e cluster.Endpoint) {
+// setLocal keeps a registration on this node alone, for its TTL; it reports whether it is new.
+func (n *Node) setLocal(e cluster.Endpoint) bool {
 	key := e.Pool + "/" + e.Address.String()
 	n.sh.mu.Lock()
+	_, had := n.sh.st.Endpoints[key]
 	n.sh.st.Endpoints[key] = e
 	n.scheduleExpiry(key, e)
 	n.sh.mu.Unlock()
 	n.saveShared()
 	n.poked()
+	return !had
 }
 
 func (n *Node) deleteLocal(key string) {

@@ -24,6 +24,7 @@ type shared struct {
 	// st: with [cluster], the last state the watch delivered (or the local cache's copy);
 	// alone, st.Endpoints are this node's registrations.
 	st     cluster.State
+	synced bool                   // st came from the cluster's watch (not only the cache)
 	timers map[string]*time.Timer // alone: registrations' TTLs
 	// parsed is the last revision parsed, by Rev, and its error.
 	parsed    *config.Config

@@ -31,7 +31,8 @@ type PoolEndpoint struct {
 	Address netip.Addr `json:"address"`
 	Weight  uint32     `json:"weight"`
 	Dynamic bool       `json:"dynamic"`
-	// Expires is when a registration held by a lease lapses unless renewed; nil: it does not.
+	// Expires is when a registration with a TTL lapses unless renewed, on a node alone; nil: it
+	// does not, or (in a cluster) the etcd lease keeps that.
 	Expires *time.Time `json:"expires,omitempty"`
 }
 
@@ -103,7 +104,7 @@ func (a *api) registerEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeRegistryError(w, err)
 		return
 	}
-	a.log.Info("endpoint registered", "pool", pool, "address", addr, "ttl", ttl, "who", "api "+remoteHost(r))
+	a.log.Debug("registration", "pool", pool, "address", addr, "ttl", ttl, "who", "api "+remoteHost(r))
 	writeJSON(w, http.StatusOK, map[string]any{"pool": pool, "address": addr.Unmap(), "weight": max(req.Weight, 1), "ttl": ttl.String()})
 }
 

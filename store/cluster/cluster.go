@@ -194,21 +194,47 @@ func (c *Client) ClearOverride(ctx context.Context, target string) error {
 
 func endpointKey(pool string, a netip.Addr) string { return "endpoints/" + pool + "/" + a.String() }
 
-// Register adds e to its pool on every node, held by a lease of e.TTL when it has one;
-// registering it again renews it (a new lease replaces the old).
-func (c *Client) Register(ctx context.Context, e Endpoint) error {
+// Register adds e to its pool on every node, held by a lease of e.TTL when it has one.
+// Registering it again, unchanged, renews its lease (no write, so no node has anything to
+// redo); changed, it is written again under a new lease. It reports whether e is new.
+func (c *Client) Register(ctx context.Context, e Endpoint) (isNew bool, err error) {
+	key := c.prefix + endpointKey(e.Pool, e.Address)
+	gctx, cancel := context.WithTimeout(ctx, c.timeout)
+	cur, err := c.c.Get(gctx, key)
+	cancel()
+	if err != nil {
+		return false, c.unavailable("read the registration", err)
+	}
+	if len(cur.Kvs) == 1 {
+		var old Endpoint
+		kv := cur.Kvs[0]
+		if json.Unmarshal(kv.Value, &old) == nil && old.Weight == e.Weight && old.TTL == e.TTL {
+			if e.TTL == 0 && kv.Lease == 0 {
+				return false, nil // held until deregistered already
+			}
+			if e.TTL > 0 && kv.Lease != 0 {
+				kctx, cancel := context.WithTimeout(ctx, c.timeout)
+				_, err := c.c.KeepAliveOnce(kctx, clientv3.LeaseID(kv.Lease))
+				cancel()
+				if err == nil {
+					return false, nil
+				}
+				// The lease lapsed in between: write it again below.
+			}
+		}
+	}
 	var opts []clientv3.OpOption
 	if e.TTL > 0 {
 		lctx, cancel := context.WithTimeout(ctx, c.timeout)
 		lease, err := c.c.Grant(lctx, int64(max(1, (e.TTL+time.Second-1)/time.Second)))
 		cancel()
 		if err != nil {
-			return c.unavailable("grant the registration's lease", err)
+			return false, c.unavailable("grant the registration's lease", err)
 		}
 		opts = append(opts, clientv3.WithLease(lease.ID))
 	}
-	_, err := c.put(ctx, "register the endpoint", endpointKey(e.Pool, e.Address), e, opts...)
-	return err
+	_, err = c.put(ctx, "register the endpoint", endpointKey(e.Pool, e.Address), e, opts...)
+	return len(cur.Kvs) == 0, err
 }
 
 // Deregister removes pool's endpoint at a from every node.
