@@ -125,6 +125,42 @@ func TestClusterOverridesPropagate(t *testing.T) {
 	if p := percentile(proxyTimes, 99); p > time.Second {
 		t.Errorf("proxy propagation p99 %v, want at most 1s", p)
 	}
+
+	// One history: every node lists the transitions every node decided, each naming its node,
+	// in one sequence.
+	ok, last := eventually(10*time.Second, 100*time.Millisecond, func() (bool, string) {
+		_, body, err := nodes[2].call(http.MethodGet, "/api/v1/events?target=a/127.0.0.1&limit=1000", nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		var evs struct {
+			Events []struct {
+				Seq  uint64 `json:"seq"`
+				Node string `json:"node"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal([]byte(body), &evs); err != nil {
+			return false, err.Error()
+		}
+		by := map[string]int{}
+		var prev uint64
+		for _, e := range evs.Events {
+			if e.Seq <= prev {
+				return false, fmt.Sprintf("seq %d after %d", e.Seq, prev)
+			}
+			prev = e.Seq
+			by[e.Node]++
+		}
+		for _, n := range nodes {
+			if by[n.name] < transitions {
+				return false, fmt.Sprintf("events by node: %v, want at least %d from each", by, transitions)
+			}
+		}
+		return true, ""
+	})
+	if !ok {
+		t.Errorf("the cluster's history on %s: %s", nodes[2].name, last)
+	}
 }
 
 // TestClusterSurvivesEtcdMemberKill: drains of 200 endpoints, one after another through the three
