@@ -36,6 +36,9 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 	if err == nil {
 		err = checkCounts(req, &m)
 	}
+	if err == nil {
+		err = checkECSLength(req)
+	}
 	if err != nil {
 		h.log.Debug("malformed query", "client", src, "err", err)
 		resp := formErr(out, req)
@@ -246,4 +249,57 @@ func formErr(out, req []byte) []byte {
 		resp[i] = 0
 	}
 	return resp
+}
+
+// checkECSLength refuses an ECS option whose address has another number of bytes than its
+// source prefix needs (RFC 7871 §6: FORMERR). miekg/dns pads a short address when it unpacks
+// one, so this reads the option from the wire; req has unpacked already, so its structure is sound.
+func checkECSLength(req []byte) error {
+	off := headerLen
+	for range u16(req[4:]) {
+		if off = skipName(req, off); off < 0 {
+			return nil
+		}
+		off += 4
+	}
+	rrs := int(u16(req[6:])) + int(u16(req[8:])) + int(u16(req[10:]))
+	for range rrs {
+		if off = skipName(req, off); off < 0 || off+10 > len(req) {
+			return nil
+		}
+		typ, rdlen := u16(req[off:]), int(u16(req[off+8:]))
+		off += 10
+		if off+rdlen > len(req) {
+			return nil
+		}
+		for rd := req[off : off+rdlen]; typ == typeOPT && len(rd) >= 4; {
+			code, l := u16(rd), int(u16(rd[2:]))
+			if 4+l > len(rd) {
+				break
+			}
+			if code == optionECS && l >= 4 {
+				if source := int(rd[6]); l-4 != (source+7)/8 {
+					return fmt.Errorf("ECS option: %d address bytes for a /%d source prefix, want %d", l-4, source, (source+7)/8)
+				}
+			}
+			rd = rd[4+l:]
+		}
+		off += rdlen
+	}
+	return nil
+}
+
+// skipName returns the offset just past the (possibly compressed) name at off, or -1.
+func skipName(b []byte, off int) int {
+	for off < len(b) {
+		l := b[off]
+		switch {
+		case l == 0:
+			return off + 1
+		case l&0xC0 == 0xC0:
+			return off + 2
+		}
+		off += 1 + int(l)
+	}
+	return -1
 }

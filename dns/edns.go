@@ -138,7 +138,9 @@ func udpSize(m *dns.Msg) uint16 {
 
 // truncate makes m fit limit bytes and reports whether TC was set. Additional records are
 // optional, so they go first without TC — except a referral's glue, which resolvers need
-// (RFC 9471). Past that, miekg/dns drops records from the end and sets TC.
+// (RFC 9471). Past that the reply is TC with no answer and no authority at all (only the
+// question and our OPT), as gdnsd does: a resolver must never cache part of an RRset, and
+// comes back over TCP for the whole of it.
 func truncate(m *dns.Msg, limit int) bool {
 	m.Compress = true
 	if m.Len() <= limit {
@@ -157,9 +159,15 @@ func truncate(m *dns.Msg, limit int) bool {
 		if m.Len() <= limit {
 			return false
 		}
-		m.Extra = full
 	}
-	m.Truncate(limit)
-	m.Compress = true
-	return m.Truncated
+	m.Answer, m.Ns = nil, nil
+	var opt []dns.RR
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		}
+	}
+	m.Extra = opt
+	m.Truncated = true
+	return true
 }

@@ -98,10 +98,30 @@ func TestEDNS(t *testing.T) {
 					t.Errorf("rcode = %s, want FORMERR", mdns.RcodeToString[resp.Rcode])
 				}
 			}},
+		{"ecs address shorter than its source prefix is FORMERR", "udp",
+			withEDNS(dnstest.Msg("www.example.test.", mdns.TypeA), 1232, false,
+				// /24 with two address bytes: miekg/dns would pad it to 81.2.0.0 and answer.
+				&mdns.EDNS0_LOCAL{Code: mdns.EDNS0SUBNET, Data: []byte{0, 1, 24, 0, 81, 2}}),
+			func(t *testing.T, resp *mdns.Msg, size int) {
+				if resp.Rcode != mdns.RcodeFormatError {
+					t.Errorf("rcode = %s, want FORMERR", mdns.RcodeToString[resp.Rcode])
+				}
+			}},
+		{"ecs address longer than its source prefix is FORMERR", "udp",
+			withEDNS(dnstest.Msg("www.example.test.", mdns.TypeA), 1232, false,
+				&mdns.EDNS0_LOCAL{Code: mdns.EDNS0SUBNET, Data: []byte{0, 1, 16, 0, 81, 2, 0, 0}}),
+			func(t *testing.T, resp *mdns.Msg, size int) {
+				if resp.Rcode != mdns.RcodeFormatError {
+					t.Errorf("rcode = %s, want FORMERR", mdns.RcodeToString[resp.Rcode])
+				}
+			}},
 		{"big answer over udp with edns is truncated to the buffer", "udp", withEDNS(dnstest.Msg("big.example.test.", mdns.TypeTXT), 4096, false),
 			func(t *testing.T, resp *mdns.Msg, size int) {
 				if !resp.Truncated {
 					t.Error("TC clear on an answer larger than 1232 bytes")
+				}
+				if len(resp.Answer)+len(resp.Ns) != 0 {
+					t.Errorf("truncated reply carries %d answer and %d authority records, want none (no partial RRset)", len(resp.Answer), len(resp.Ns))
 				}
 				if n := size; n > 1232 {
 					t.Errorf("reply is %d bytes, want <= 1232", n)
@@ -118,8 +138,14 @@ func TestEDNS(t *testing.T) {
 			}},
 		{"client buffer below 512 counts as 512", "udp", withEDNS(dnstest.Msg("big.example.test.", mdns.TypeTXT), 100, false),
 			func(t *testing.T, resp *mdns.Msg, size int) {
-				if n := size; n > 512 || n < 400 {
-					t.Errorf("reply is %d bytes, want close to 512", n)
+				if n := size; n > 512 || !resp.Truncated || len(resp.Answer) != 0 {
+					t.Errorf("reply is %d bytes, TC %v, %d answers; want at most 512, TC, none", n, resp.Truncated, len(resp.Answer))
+				}
+			}},
+		{"a medium answer that fits 512 is not truncated for a tiny buffer", "udp", withEDNS(dnstest.Msg("www.example.test.", mdns.TypeA), 100, false),
+			func(t *testing.T, resp *mdns.Msg, size int) {
+				if resp.Truncated || len(resp.Answer) != 1 {
+					t.Errorf("TC %v, %d answers; want the answer", resp.Truncated, len(resp.Answer))
 				}
 			}},
 		{"big answer over tcp is complete", "tcp", withEDNS(dnstest.Msg("big.example.test.", mdns.TypeTXT), 1232, false),
