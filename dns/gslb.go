@@ -201,6 +201,18 @@ type decision struct {
 // decide runs the service's policy for one client. Queries and `meridian explain` both come
 // through here, so explain shows what the server does.
 func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo, explain bool) decision {
+	d := s.decideFor(svc, family, src, ecs, explain)
+	if ecs.ok && !svc.ignoreECS && !d.ecsUsed && d.Depends != policy.Nothing {
+		// A private (or otherwise non-public) ECS subnet is not located: the resolver's own
+		// address decided. Scope /0 would tell the resolver the answer holds for every client of
+		// it; the answer it holds for is the one this subnet got, so scope it to the subnet.
+		d.scope = uint8(ecs.prefix.Bits())
+	}
+	return d
+}
+
+// decideFor is decide before the scope of an ECS subnet it did not use.
+func (s *snapshot) decideFor(svc *service, family int, src netip.Addr, ecs ecsInfo, explain bool) decision {
 	d := decision{source: "socket"}
 	addr := src.Unmap()
 	if ecs.ok && !svc.ignoreECS && public(ecs.prefix.Addr()) {

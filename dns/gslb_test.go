@@ -96,7 +96,7 @@ func TestServiceAnswersAndECSScope(t *testing.T) {
 		{"north america by ecs, merged scope", "geo.gslb.test.", mdns.TypeA, "8.8.8.0/24", na, 5},
 		{"ipv6 ecs, merged scope", "geo.gslb.test.", mdns.TypeA, "2001:4860:4860::/48", na, 18},
 		{"unknown network: default order, merged scope", "geo.gslb.test.", mdns.TypeA, "5.6.7.0/24", na, 6},
-		{"private ecs is ignored: located by the socket, scope 0", "geo.gslb.test.", mdns.TypeA, "10.1.2.0/24", na, 0},
+		{"private ecs is ignored: located by the socket, scoped to the subnet (not /0: the answer is not every client's)", "geo.gslb.test.", mdns.TypeA, "10.1.2.0/24", na, 24},
 		{"no ecs: located by the socket", "geo.gslb.test.", mdns.TypeA, "", na, -1},
 		{"ignore_ecs: scope 0", "noecs.gslb.test.", mdns.TypeA, "81.2.69.0/24", na, 0},
 		{"failover does not depend on the client: scope 0", "fo.gslb.test.", mdns.TypeA, "1.0.16.0/24", eu, 0},

@@ -112,20 +112,21 @@ func TestGeoLite2Steering(t *testing.T) {
 
 // TestGeoLite2Unlocated checks the clients the database cannot place: an ECS subnet that says
 // nothing about the client (private) is ignored and the resolver's own address, 127.0.0.1, is
-// located instead; it is not in GeoLite2, so the configured order answers (na first). Such
-// answers do not depend on the subnet: scope 0.
+// located instead; it is not in GeoLite2, so the configured order answers (na first). The
+// answer is scoped to the query's subnet, not /0: /0 would tell the resolver that this answer
+// holds for every one of its clients, public ones elsewhere included, whom ECS would have placed.
 func TestGeoLite2Unlocated(t *testing.T) {
 	n, _ := startGSLBNode(t, "geolite2.toml.tmpl", geotest.GeoLite2(t, "GeoLite2-City.mmdb"))
 	tests := []struct {
 		name   string
 		args   []string
-		ecs    bool // the query carries ECS, so the reply must echo it with scope 0
+		ecs    int // the query's ECS source prefix, which the reply's scope must be; 0: no ECS
 		region string
 	}{
-		{"private ipv4 subnet", []string{"+subnet=10.1.2.0/24"}, true, "na"},
-		{"private ipv6 subnet", []string{"+subnet=fd00:1:2::/48"}, true, "na"},
-		{"loopback subnet", []string{"+subnet=127.0.0.0/24"}, true, "na"},
-		{"no ecs from 127.0.0.1", nil, false, "na"},
+		{"private ipv4 subnet", []string{"+subnet=10.1.2.0/24"}, 24, "na"},
+		{"private ipv6 subnet", []string{"+subnet=fd00:1:2::/48"}, 48, "na"},
+		{"loopback subnet", []string{"+subnet=127.0.0.0/24"}, 24, "na"},
+		{"no ecs from 127.0.0.1", nil, 0, "na"},
 	}
 	cmds := make([][]string, len(tests))
 	for i, tc := range tests {
@@ -140,9 +141,9 @@ func TestGeoLite2Unlocated(t *testing.T) {
 			}
 			scope, ok := ecsScope(r)
 			switch {
-			case tc.ecs && (!ok || scope != 0):
-				t.Errorf("ECS scope %d (echoed %v), want 0\n%s", scope, ok, r.options)
-			case !tc.ecs && ok:
+			case tc.ecs > 0 && (!ok || scope != tc.ecs):
+				t.Errorf("ECS scope %d (echoed %v), want %d\n%s", scope, ok, tc.ecs, r.options)
+			case tc.ecs == 0 && ok:
 				t.Errorf("reply carries ECS %q, want none: the query had none", r.options)
 			}
 		})
