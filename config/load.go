@@ -131,6 +131,15 @@ func decodeServer(o *obj, file string) Server {
 	n, _ := o.Int("udp_sockets", 0, 0, 256)
 	s.UDPSockets = int(n)
 	s.FailoverTarget, _ = o.Duration("failover_target", 0, 0, 24*time.Hour)
+	mc, _ := o.Int("tcp_max_connections", 1024, 1, 1<<20)
+	mpc, mpv := o.Int("tcp_max_connections_per_client", 16, 1, 1<<20)
+	if mpc > mc {
+		o.problem(mpv, "tcp_max_connections_per_client", "%d is more than tcp_max_connections (%d)", mpc, mc)
+	}
+	s.TCP.MaxConns, s.TCP.MaxConnsPerClient = int(mc), int(mpc)
+	// The keepalive option counts in 100 ms units up to 65535 (RFC 7828 §3.1).
+	s.TCP.IdleTimeout, _ = o.Duration("tcp_idle_timeout", 10*time.Second, 100*time.Millisecond, 6553*time.Second)
+	s.TCP.QueryTimeout, _ = o.Duration("tcp_query_timeout", 2*time.Second, 10*time.Millisecond, time.Minute)
 	s.TokenFile = secretFile(o, "token_file", file)
 	s.PeerSecretFile = secretFile(o, "peer_secret_file", file)
 	if !s.HTTP.IsValid() {

@@ -185,6 +185,16 @@ type Server struct {
 	// TokenFile holds the bearer token that the HTTP API's changes (drain, overrides) require;
 	// "" turns those off. Resolved beside the config file.
 	TokenFile string
+	// TCP bounds the DNS TCP listeners.
+	TCP TCPLimits
+}
+
+// TCPLimits are the [server] tcp_* keys.
+type TCPLimits struct {
+	MaxConns          int           // open connections at once, all clients; default 1024
+	MaxConnsPerClient int           // from one client address; default 16
+	IdleTimeout       time.Duration // a connection with no query under way closes after this; default 10s (RFC 7766 §6.2.3), sent as the EDNS TCP keepalive (RFC 7828)
+	QueryTimeout      time.Duration // from a query's first byte to its last; default 2s, so a client that trickles cannot hold a slot
 }
 
 // Zone is one [zones."origin"] table.

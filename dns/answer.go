@@ -98,7 +98,7 @@ func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) 
 	if len(m.Question) == 1 {
 		oc.qtype = m.Question[0].Qtype
 	}
-	opt, rcode := s.edns(m, resp)
+	opt, rcode := s.edns(m, resp, proto)
 	switch {
 	case rcode != dns.RcodeSuccess:
 		resp.Rcode = rcode

@@ -3,15 +3,17 @@ package dns
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 )
 
 // edns checks the query's OPT record (RFC 6891) and puts ours on resp: our UDP size, the
-// client's DO bit, NSID when asked (RFC 5001), and ECS echoed with scope 0 (RFC 7871 §7.2.1:
-// static answers do not depend on the client's subnet). It returns the query's OPT and a
-// non-success rcode when the query must be refused as malformed or of an unknown version.
-func (s *snapshot) edns(m, resp *dns.Msg) (*dns.OPT, int) {
+// client's DO bit, NSID when asked (RFC 5001), ECS echoed with scope 0 (RFC 7871 §7.2.1:
+// static answers do not depend on the client's subnet), and over TCP our idle timeout when the
+// client asks with edns-tcp-keepalive (RFC 7828; never over UDP). It returns the query's OPT
+// and a non-success rcode when the query must be refused as malformed or of an unknown version.
+func (s *snapshot) edns(m, resp *dns.Msg, proto Proto) (*dns.OPT, int) {
 	var opt *dns.OPT
 	n := 0
 	for _, rr := range m.Extra {
@@ -37,6 +39,14 @@ func (s *snapshot) edns(m, resp *dns.Msg) (*dns.OPT, int) {
 		switch v := o.(type) {
 		case *dns.EDNS0_NSID:
 			ours.Option = append(ours.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: s.nsid})
+		case *dns.EDNS0_TCP_KEEPALIVE:
+			if v.Timeout != 0 {
+				return opt, dns.RcodeFormatError // a client sends it empty (RFC 7828 §3.2.1)
+			}
+			if proto == TCP && s.keepalive != nil {
+				units := min(s.keepalive.Load()/int64(100*time.Millisecond), 65535)
+				ours.Option = append(ours.Option, &dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: uint16(units)})
+			}
 		case *dns.EDNS0_SUBNET:
 			if !validECS(v) {
 				return opt, dns.RcodeFormatError

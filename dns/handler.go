@@ -40,8 +40,10 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	mu         sync.Mutex // serialises Reload
-	health     HealthSource
+	mu     sync.Mutex // serialises Reload
+	health HealthSource
+	// tcpIdle is the TCP idle timeout (ns) the server keeps, sent as the EDNS TCP keepalive.
+	tcpIdle    atomic.Int64
 	measured   Measurements // nil: no proxy feedback
 	geoDB      *geo.DB
 	geoPaths   []string
@@ -69,6 +71,7 @@ type snapshot struct {
 	nets         *nets           // [geo] nets: networks the operator placed in regions
 	latency      *rttSource      // nil: no latency table and no proxy feedback
 	load         policy.LoadView // the proxies' in-flight reports; nil without feedback
+	keepalive    *atomic.Int64   // the handler's tcpIdle: the EDNS TCP keepalive we send
 }
 
 // Option configures a Handler.
@@ -156,17 +159,18 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 	}
 	p.db = db
 	p.s = &snapshot{
-		zones:    zs,
-		node:     cfg.Server.Node,
-		nsid:     hex.EncodeToString([]byte(cfg.Server.Node)),
-		version:  cfg.Server.Version,
-		ednsMax:  cfg.Server.EDNSBuffer,
-		cache:    newCache(),
-		loaded:   cfg.LoadedAt,
-		services: services,
-		health:   h.health,
-		nets:     overrides,
-		latency:  newRTTSource(latency, h.measured),
+		zones:     zs,
+		node:      cfg.Server.Node,
+		nsid:      hex.EncodeToString([]byte(cfg.Server.Node)),
+		version:   cfg.Server.Version,
+		ednsMax:   cfg.Server.EDNSBuffer,
+		cache:     newCache(),
+		loaded:    cfg.LoadedAt,
+		services:  services,
+		health:    h.health,
+		nets:      overrides,
+		latency:   newRTTSource(latency, h.measured),
+		keepalive: &h.tcpIdle,
 	}
 	if h.measured != nil {
 		p.s.load = h.measured

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"github.com/meridian-gslb/meridian/config"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,7 @@ type Server struct {
 	log     *slog.Logger
 	udp     []*udpConn
 	tcp     []*net.TCPListener
+	conns   tcpConns // the TCP connections open, and their limits (tcp.go)
 	sockets int
 }
 
@@ -29,7 +31,9 @@ func NewServer(h *Handler, log *slog.Logger, sockets int) *Server {
 	if sockets <= 0 {
 		sockets = runtime.GOMAXPROCS(0)
 	}
-	return &Server{h: h, log: log.With("component", "dns"), sockets: sockets}
+	s := &Server{h: h, log: log.With("component", "dns"), sockets: sockets}
+	s.SetTCPLimits(config.TCPLimits{})
+	return s
 }
 
 // Listen binds every socket for addrs, so that errors surface before serving starts. Port 0

@@ -148,8 +148,9 @@ func (n *Node) reject(running *config.Config, err error) {
 // warnRestart logs what a reload took but serves only after a restart.
 func (n *Node) warnRestart(running, cfg *config.Config) {
 	if n.h != nil && (!slices.Equal(cfg.Server.DNS, running.Server.DNS) || cfg.Server.HTTP != running.Server.HTTP ||
-		cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir) {
-		n.log.Warn("listener or data_dir changes take effect at the next restart")
+		cfg.Server.UDPSockets != running.Server.UDPSockets || cfg.Server.DataDir != running.Server.DataDir ||
+		cfg.Server.TCP != running.Server.TCP) {
+		n.log.Warn("listener, tcp_* or data_dir changes take effect at the next restart")
 	}
 	if n.proxies == nil && len(cfg.Proxies) > 0 {
 		n.log.Warn("proxy listeners start at the next restart")

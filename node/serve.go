@@ -81,6 +81,7 @@ func (n *Node) buildServe(ctx context.Context, cfg *config.Config) error {
 	api.Config, api.Reload = n.Config, n.Reload
 
 	n.dns = dns.NewServer(n.h, n.log, cfg.Server.UDPSockets)
+	n.dns.SetTCPLimits(cfg.Server.TCP)
 	if err := n.dns.Listen(ctx, cfg.Server.DNS); err != nil {
 		return err
 	}
