@@ -13,12 +13,14 @@
 //
 //	SipHash-2-4(Secret, Client Cookie | Version | Reserved | Timestamp | Client-IP)
 //
-// with Client-IP the 4 or 16 bytes of the client's address, written as its
-// 64-bit result little-endian.
+// where Client-IP is the 4 or 16 bytes of the client's address; the 64-bit
+// result is written little-endian.
 //
-// A Jar holds the secrets and is immutable: to roll a secret over, build a new
-// Jar with the new secret as current and the old one as previous, and swap it in
-// (an atomic.Pointer, say) once every node has the new one.
+// A Jar holds the secrets and is immutable; to change them, build a new Jar and
+// swap it in (through an atomic.Pointer, say). The roll-over of RFC 9018 §5 is
+// three Jars: NewJar(old, &new) on every node, so all accept the new secret
+// before any uses it; then NewJar(new, &old), so cookies already handed out
+// stay Good; and, once those are more than MaxAge old, NewJar(new, nil).
 package cookie
 
 import (
