@@ -140,6 +140,7 @@ func decodeServer(o *obj, file string) Server {
 	// The keepalive option counts in 100 ms units up to 65535 (RFC 7828 §3.1).
 	s.TCP.IdleTimeout, _ = o.Duration("tcp_idle_timeout", 10*time.Second, 100*time.Millisecond, 6553*time.Second)
 	s.TCP.QueryTimeout, _ = o.Duration("tcp_query_timeout", 2*time.Second, 10*time.Millisecond, time.Minute)
+	s.Cookies = decodeCookies(o.Table("cookies"), file)
 	s.TokenFile = secretFile(o, "token_file", file)
 	s.PeerSecretFile = secretFile(o, "peer_secret_file", file)
 	if !s.HTTP.IsValid() {
@@ -163,6 +164,40 @@ func secretFile(o *obj, key, file string) string {
 	p = resolvePath(p, file)
 	if _, err := os.Stat(p); err != nil {
 		o.problem(v, key, "cannot read %s: %v", p, unwrapPathError(err))
+	}
+	return p
+}
+
+func decodeCookies(o *obj, file string) Cookies {
+	c := Cookies{Enabled: true}
+	if o == nil {
+		return c
+	}
+	defer o.Done()
+	c.Enabled, _ = o.Bool("enabled", true)
+	c.SecretFile = cookieSecret(o, "secret_file", file)
+	c.PreviousSecretFile = cookieSecret(o, "previous_secret_file", file)
+	if c.PreviousSecretFile != "" && c.SecretFile == "" {
+		o.problem(o.t.m["previous_secret_file"], "previous_secret_file", "needs secret_file: the previous secret is accepted beside the current one")
+	}
+	n, _ := o.Int("max_nocookie_response", 0, 0, 65535)
+	if n > 0 && n < 512 {
+		o.problem(o.t.m["max_nocookie_response"], "max_nocookie_response", "%d is below 512, the smallest reply every client takes; 0 turns the limit off", n)
+	}
+	c.MaxNoCookieResponse = int(n)
+	return c
+}
+
+// cookieSecret is a secret file that must hold 32 hex digits.
+func cookieSecret(o *obj, key, file string) string {
+	p := secretFile(o, key, file)
+	if p == "" {
+		return ""
+	}
+	if b, err := os.ReadFile(p); err == nil {
+		if s := strings.TrimSpace(string(b)); len(s) != 32 || strings.Trim(s, "0123456789abcdefABCDEF") != "" {
+			o.problem(o.t.m[key], key, "%s: want 32 hex digits (16 random bytes: openssl rand -hex 16)", p)
+		}
 	}
 	return p
 }

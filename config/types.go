@@ -187,6 +187,21 @@ type Server struct {
 	TokenFile string
 	// TCP bounds the DNS TCP listeners.
 	TCP TCPLimits
+	// Cookies is [server.cookies].
+	Cookies Cookies
+}
+
+// Cookies is the [server.cookies] table: DNS cookies (RFC 7873, server cookies as RFC 9018).
+type Cookies struct {
+	Enabled bool // default true
+	// SecretFile holds the 16-byte secret, 32 hex digits, that every node of a deployment shares
+	// so each accepts the others' cookies; "": a random secret per node (as gdnsd does).
+	SecretFile string
+	// PreviousSecretFile is also accepted when checking, for the overlap of a rotation.
+	PreviousSecretFile string
+	// MaxNoCookieResponse: a UDP reply larger than this to a query without a valid server cookie
+	// is sent truncated (the client retries over TCP, or with the cookie it now has). 0: no limit.
+	MaxNoCookieResponse int
 }
 
 // TCPLimits are the [server] tcp_* keys.

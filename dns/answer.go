@@ -17,7 +17,8 @@ import (
 type outcome struct {
 	zone      string // metrics label: the zone's origin, or "none"
 	qtype     uint16
-	cacheable bool // the reply depends on nothing but the question and the EDNS form
+	cacheable bool        // the reply depends on nothing but the question and the EDNS form (and a cookie)
+	cookie    cookieState // the query's COOKIE option; present: our option is the OPT's last
 }
 
 // slow answers any query with miekg/dns, and prepares the reply for the fast path when it can.
@@ -48,7 +49,11 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 	resp, oc := s.build(&m, proto, src.Addr(), nil)
 	truncated := false
 	if proto == UDP {
-		truncated = truncate(resp, replyLimit(proto, m.IsEdns0() != nil, udpSize(&m), s.ednsMax))
+		limit := replyLimit(proto, m.IsEdns0() != nil, udpSize(&m), s.ednsMax)
+		if l := s.cookies.limitFor(&oc.cookie); l > 0 && l < limit {
+			limit = l // no valid server cookie: a big answer only over TCP (or with the cookie)
+		}
+		truncated = truncate(resp, limit)
 	}
 	resp.Compress = true
 	wire, err := resp.PackBuffer(out)
@@ -67,8 +72,17 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 	}
 	e := h.count(oc, resp.Rcode, proto, start)
 	var q query
-	if oc.cacheable && !truncated && parseFast(req, &q) {
-		e.wire = append([]byte(nil), wire...)
+	if oc.cacheable && !truncated && parseFast(req, &q) && q.ecs == 0 {
+		cached := wire
+		if oc.cookie.present { // the prepared copy has no COOKIE option: each reply gets its own
+			opt := resp.IsEdns0()
+			opt.Option = opt.Option[:len(opt.Option)-1]
+			if cached, err = resp.Pack(); err != nil {
+				return wire
+			}
+		}
+		e.wire = append([]byte(nil), cached...)
+		e.optRdlen, e.optEnd, _ = findOPT(e.wire)
 		s.cache.put(q.key(), e)
 	}
 	return wire
@@ -98,7 +112,7 @@ func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) 
 	if len(m.Question) == 1 {
 		oc.qtype = m.Question[0].Qtype
 	}
-	opt, rcode := s.edns(m, resp, proto)
+	opt, rcode := s.edns(m, resp, proto, src, &oc.cookie)
 	switch {
 	case rcode != dns.RcodeSuccess:
 		resp.Rcode = rcode
@@ -113,7 +127,8 @@ func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) 
 	}
 	q := &resp.Question[0]
 	q.Name = strings.ToLower(q.Name)
-	oc.cacheable = opt == nil || len(opt.Option) == 0
+	// A COOKIE option changes only the option we add, which the cached copy leaves out.
+	oc.cacheable = opt == nil || len(opt.Option) == 0 || len(opt.Option) == 1 && oc.cookie.present
 	switch q.Qclass {
 	case dns.ClassINET:
 		var service bool

@@ -26,7 +26,10 @@ type cacheShard struct {
 
 // entry is a prepared reply with its metrics already resolved, so a hit costs two atomic adds.
 type entry struct {
-	wire     []byte
+	wire []byte
+	// optRdlen and optEnd locate the reply's OPT record (its RDLENGTH, the end of its RDATA), so
+	// a COOKIE option can be put in a copy; 0: the reply has no OPT.
+	optRdlen, optEnd int
 	queries  [2]prometheus.Counter // by Proto
 	duration prometheus.Observer
 }

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"encoding/hex"
 	"net"
 	"net/netip"
 	"time"
@@ -13,7 +14,7 @@ import (
 // static answers do not depend on the client's subnet), and over TCP our idle timeout when the
 // client asks with edns-tcp-keepalive (RFC 7828; never over UDP). It returns the query's OPT
 // and a non-success rcode when the query must be refused as malformed or of an unknown version.
-func (s *snapshot) edns(m, resp *dns.Msg, proto Proto) (*dns.OPT, int) {
+func (s *snapshot) edns(m, resp *dns.Msg, proto Proto, src netip.Addr, ck *cookieState) (*dns.OPT, int) {
 	var opt *dns.OPT
 	n := 0
 	for _, rr := range m.Extra {
@@ -35,8 +36,15 @@ func (s *snapshot) edns(m, resp *dns.Msg, proto Proto) (*dns.OPT, int) {
 	case opt.Version() != 0:
 		return opt, dns.RcodeBadVers // our OPT says version 0, the highest we speak
 	}
+	var cookieOpt []byte
 	for _, o := range opt.Option {
 		switch v := o.(type) {
+		case *dns.EDNS0_COOKIE:
+			b, err := hex.DecodeString(v.Cookie)
+			if err != nil || cookieOpt != nil {
+				return opt, dns.RcodeFormatError
+			}
+			cookieOpt = b
 		case *dns.EDNS0_NSID:
 			ours.Option = append(ours.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: s.nsid})
 		case *dns.EDNS0_TCP_KEEPALIVE:
@@ -54,6 +62,16 @@ func (s *snapshot) edns(m, resp *dns.Msg, proto Proto) (*dns.OPT, int) {
 			ours.Option = append(ours.Option, &dns.EDNS0_SUBNET{
 				Code: dns.EDNS0SUBNET, Family: v.Family, SourceNetmask: v.SourceNetmask, SourceScope: 0, Address: v.Address,
 			})
+		}
+	}
+	if cookieOpt != nil {
+		var malformed bool
+		if *ck, malformed = s.cookies.check(cookieOpt, src); malformed {
+			return opt, dns.RcodeFormatError
+		}
+		if ck.present { // last, so the cache can leave it out (slow)
+			b := s.cookies.appendOption(nil, ck, src)
+			ours.Option = append(ours.Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: hex.EncodeToString(b[4:])})
 		}
 	}
 	return opt, dns.RcodeSuccess

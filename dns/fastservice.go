@@ -64,7 +64,7 @@ func fastServices(zs *zone.Set, services map[string]*service, m *metrics) map[st
 }
 
 // respondService decides and writes the reply into out, or returns nil for the slow path.
-func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, proto Proto, src netip.Addr) []byte {
+func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, ck *cookieState, proto Proto, src netip.Addr) []byte {
 	var ecs ecsInfo
 	if q.ecs > 0 {
 		ecs = ecsFromWire(req[q.ecs:])
@@ -78,14 +78,22 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, pr
 		rdlen = 16
 	}
 	size := q.nameEnd + 4 + len(d.Addrs)*(12+rdlen)
-	optLen := 0
+	optLen, ecsLen := 0, 0
 	if q.edns != noEDNS {
 		optLen = 11
 		if q.ecs > 0 {
-			optLen += 4 + int(u16(req[q.ecs+2:]))
+			ecsLen = 4 + int(u16(req[q.ecs+2:]))
+			optLen += ecsLen
+		}
+		if ck.present {
+			optLen += cookieOptLen
 		}
 	}
-	if size+optLen > q.limit(proto, s.ednsMax) || size+optLen > cap(out) {
+	limit := q.limit(proto, s.ednsMax)
+	if l := s.cookies.limitFor(ck); proto == UDP && l > 0 {
+		limit = min(limit, l) // too big without a cookie: the slow path sends it truncated
+	}
+	if size+optLen > limit || size+optLen > cap(out) {
 		return nil
 	}
 	b := out[:0]
@@ -118,8 +126,11 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, pr
 			byte((optLen-11)>>8), byte(optLen-11))
 		if q.ecs > 0 {
 			o := len(b)
-			b = append(b, req[q.ecs:q.ecs+optLen-11]...) // the client's option echoed ...
-			b[o+7] = d.scope                             // ... with our scope
+			b = append(b, req[q.ecs:q.ecs+ecsLen]...) // the client's option echoed ...
+			b[o+7] = d.scope                          // ... with our scope
+		}
+		if ck.present {
+			b = s.cookies.appendOption(b, ck, src)
 		}
 	}
 	fs.svc.decisions[d.Outcome].Inc()

@@ -91,7 +91,7 @@ func TestServiceFastPathMatchesSlowPath(t *testing.T) {
 			if fs == nil {
 				t.Fatalf("no fast service for %x", pq.question())
 			}
-			fast := s.respondService(fs, make([]byte, 4096), q, &pq, proto, src.Addr())
+			fast := s.respondService(fs, make([]byte, 4096), q, &pq, &cookieState{}, proto, src.Addr())
 			slow := h.slow(s, make([]byte, 65535), q, proto, src, time.Now())
 			if fast == nil {
 				t.Errorf("%s: fast path declined %x", proto, q)
@@ -127,7 +127,7 @@ func TestServiceFastPathDeclines(t *testing.T) {
 	if !parseFast(wire, &q) {
 		t.Fatal("dark query not fast-path shaped")
 	}
-	if resp := s.respondService(s.fastServices[string(q.question())], make([]byte, 4096), wire, &q, UDP, netip.MustParseAddr("127.0.0.1")); resp != nil {
+	if resp := s.respondService(s.fastServices[string(q.question())], make([]byte, 4096), wire, &q, &cookieState{}, UDP, netip.MustParseAddr("127.0.0.1")); resp != nil {
 		t.Errorf("fast path answered a NODATA decision")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-gslb/meridian/config"
+	"github.com/meridian-gslb/meridian/dns/cookie"
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/dns/zone"
 	"github.com/meridian-gslb/meridian/geo"
@@ -43,14 +44,16 @@ type Handler struct {
 	mu     sync.Mutex // serialises Reload
 	health HealthSource
 	// tcpIdle is the TCP idle timeout (ns) the server keeps, sent as the EDNS TCP keepalive.
-	tcpIdle    atomic.Int64
-	measured   Measurements // nil: no proxy feedback
-	geoDB      *geo.DB
-	geoPaths   []string
-	geoWatch   time.Duration // how often WatchGeo checks the files; 0: never
-	geoChanged chan struct{} // tells WatchGeo to watch the new database
-	stopScopes func()        // cancels the ECS scope maps' build for an older snapshot
-	scopesDone chan struct{} // closed when the current build ends
+	tcpIdle atomic.Int64
+	// cookieSecret is this process's own cookie secret, for a config that names none.
+	cookieSecret cookie.Secret
+	measured     Measurements // nil: no proxy feedback
+	geoDB        *geo.DB
+	geoPaths     []string
+	geoWatch     time.Duration // how often WatchGeo checks the files; 0: never
+	geoChanged   chan struct{} // tells WatchGeo to watch the new database
+	stopScopes   func()        // cancels the ECS scope maps' build for an older snapshot
+	scopesDone   chan struct{} // closed when the current build ends
 }
 
 // snapshot is everything one config gives the query path. Immutable but for its cache.
@@ -72,6 +75,7 @@ type snapshot struct {
 	latency      *rttSource      // nil: no latency table and no proxy feedback
 	load         policy.LoadView // the proxies' in-flight reports; nil without feedback
 	keepalive    *atomic.Int64   // the handler's tcpIdle: the EDNS TCP keepalive we send
+	cookies      *cookies        // nil: DNS cookies off
 }
 
 // Option configures a Handler.
@@ -91,7 +95,7 @@ func WithMeasurements(m Measurements) Option { return func(h *Handler) { h.measu
 
 // NewHandler builds a handler serving cfg. Metrics register on reg.
 func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Handler, error) {
-	h := &Handler{log: log.With("component", "dns"), geoChanged: make(chan struct{}, 1)}
+	h := &Handler{log: log.With("component", "dns"), geoChanged: make(chan struct{}, 1), cookieSecret: cookie.RandomSecret()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -143,6 +147,10 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 			return nil, fmt.Errorf("latency table: %w", err)
 		}
 	}
+	ck, err := newCookies(cfg.Server.Cookies, h.cookieSecret)
+	if err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	db, paths := h.geoDB, h.geoPaths
 	h.mu.Unlock()
@@ -171,6 +179,7 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 		nets:      overrides,
 		latency:   newRTTSource(latency, h.measured),
 		keepalive: &h.tcpIdle,
+		cookies:   ck,
 	}
 	if h.measured != nil {
 		p.s.load = h.measured
@@ -259,6 +268,44 @@ func (h *Handler) WatchGeo(ctx context.Context) {
 	}
 }
 
+// respondCached answers from a prepared reply (with our COOKIE option put in when the query
+// has one), or returns nil for the slow path.
+func (s *snapshot) respondCached(out, req []byte, q *query, ck *cookieState, proto Proto, src netip.Addr) []byte {
+	start := time.Now()
+	e := s.cache.get(q.key())
+	if e == nil {
+		return nil
+	}
+	size := len(e.wire)
+	if ck.present {
+		if e.optEnd == 0 {
+			return nil
+		}
+		size += cookieOptLen
+	}
+	limit := q.limit(proto, s.ednsMax)
+	if l := s.cookies.limitFor(ck); proto == UDP && l > 0 {
+		limit = min(limit, l)
+	}
+	if size > limit || size > cap(out) {
+		return nil
+	}
+	resp := out[:0]
+	if ck.present {
+		resp = append(resp, e.wire[:e.optEnd]...)
+		resp = s.cookies.appendOption(resp, ck, src)
+		resp = append(resp, e.wire[e.optEnd:]...)
+		rdlen := u16(resp[e.optRdlen:]) + cookieOptLen
+		resp[e.optRdlen], resp[e.optRdlen+1] = byte(rdlen>>8), byte(rdlen)
+	} else {
+		resp = append(resp, e.wire...)
+	}
+	patch(resp, req, q.nameEnd)
+	e.queries[proto].Inc()
+	e.duration.Observe(time.Since(start).Seconds())
+	return resp
+}
+
 // Respond returns the reply to the raw query req, or nil when nothing should be sent. out is
 // scratch space the reply is written into when it fits (give UDP 4 KiB, TCP 64 KiB); the result
 // may alias it. src is the client, for logs and (later) steering.
@@ -266,19 +313,21 @@ func (h *Handler) Respond(out, req []byte, proto Proto, src netip.AddrPort) []by
 	start := time.Now()
 	s := h.snap.Load()
 	var q query
-	if parseFast(req, &q) {
+	var ck cookieState
+	fast := parseFast(req, &q)
+	if fast && q.cookie > 0 {
+		var malformed bool
+		ck, malformed = s.cookies.check(req[q.cookie+4:q.cookie+4+int(u16(req[q.cookie+2:]))], src.Addr())
+		fast = !malformed // the slow path answers FORMERR
+	}
+	if fast {
 		if q.ecs == 0 {
-			if e := s.cache.get(q.key()); e != nil && len(e.wire) <= q.limit(proto, s.ednsMax) && len(e.wire) <= cap(out) {
-				resp := out[:len(e.wire)]
-				copy(resp, e.wire)
-				patch(resp, req, q.nameEnd)
-				e.queries[proto].Inc()
-				e.duration.Observe(time.Since(start).Seconds())
+			if resp := s.respondCached(out, req, &q, &ck, proto, src.Addr()); resp != nil {
 				return resp
 			}
 		}
 		if fs := s.fastServices[string(q.question())]; fs != nil {
-			if resp := s.respondService(fs, out, req, &q, proto, src.Addr()); resp != nil {
+			if resp := s.respondService(fs, out, req, &q, &ck, proto, src.Addr()); resp != nil {
 				fs.queries[proto].Inc()
 				fs.duration.Observe(time.Since(start).Seconds())
 				return resp

@@ -35,6 +35,7 @@ type query struct {
 	edns     ednsForm
 	udpSize  uint16
 	ecs      int // offset of the query's ECS option (RFC 7871), 0 when it has none
+	cookie   int // offset of the query's COOKIE option (RFC 7873), 0 when it has none
 	keyBytes [keyLen]byte
 	keyN     int
 }
@@ -43,7 +44,8 @@ func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
 
 // parseFast recognises the common query shape: QR=0, opcode QUERY, one question with an
 // uncompressed name, no answer or authority records, and either nothing or one OPT (version 0,
-// no option or just an ECS option) in the additional section, with nothing after it. Anything
+// no option, or an ECS option, a COOKIE option or both) in the additional section, with nothing
+// after it. Anything
 // else returns ok=false and goes to the slow path, which knows every rule. Prepared replies
 // serve only queries without ECS (q.ecs == 0); load-balanced names take ECS queries too.
 func parseFast(b []byte, q *query) bool {
@@ -92,7 +94,7 @@ func parseFast(b []byte, q *query) bool {
 	copy(q.keyBytes[k:], b[off:off+4]) // type, class
 	k += 4
 	off += 4
-	q.edns, q.udpSize, q.ecs = noEDNS, 0, 0
+	q.edns, q.udpSize, q.ecs, q.cookie = noEDNS, 0, 0, 0
 	if ar == 1 {
 		// OPT: root name, type 41, class = UDP size, TTL = ext-rcode/version/flags, rdlen, and
 		// either no option or exactly one well-formed ECS option.
@@ -100,16 +102,32 @@ func parseFast(b []byte, q *query) bool {
 			return false
 		}
 		rdlen := int(u16(b[off+9:]))
-		if len(b)-off != 11+rdlen || (rdlen > 0 && !validECSOption(b[off+11:])) {
+		if len(b)-off != 11+rdlen {
 			return false
+		}
+		q.cookie = 0
+		for o := off + 11; o < len(b); {
+			if len(b)-o < 4 {
+				return false
+			}
+			code, l := u16(b[o:]), int(u16(b[o+2:]))
+			if o+4+l > len(b) {
+				return false
+			}
+			switch {
+			case code == optionECS && q.ecs == 0 && validECSOption(b[o:o+4+l]):
+				q.ecs = o
+			case code == optionCookie && q.cookie == 0:
+				q.cookie = o // checked (and FORMERR when malformed) by the caller
+			default:
+				return false
+			}
+			o += 4 + l
 		}
 		q.udpSize = u16(b[off+3:])
 		q.edns = ednsDO0
 		if u16(b[off+7:])&flagDO != 0 {
 			q.edns = ednsDO1
-		}
-		if rdlen > 0 {
-			q.ecs = off + 11
 		}
 		off += 11 + rdlen
 	}
