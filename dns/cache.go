@@ -30,8 +30,8 @@ type entry struct {
 	// optRdlen and optEnd locate the reply's OPT record (its RDLENGTH, the end of its RDATA), so
 	// a COOKIE option can be put in a copy; 0: the reply has no OPT.
 	optRdlen, optEnd int
-	queries  [2]prometheus.Counter // by Proto
-	duration prometheus.Observer
+	queries          [2]prometheus.Counter // by Proto
+	duration         prometheus.Observer
 }
 
 func newCache() *cache {
