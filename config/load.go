@@ -141,6 +141,7 @@ func decodeServer(o *obj, file string) Server {
 	s.TCP.IdleTimeout, _ = o.Duration("tcp_idle_timeout", 10*time.Second, 100*time.Millisecond, 6553*time.Second)
 	s.TCP.QueryTimeout, _ = o.Duration("tcp_query_timeout", 2*time.Second, 10*time.Millisecond, time.Minute)
 	s.Cookies = decodeCookies(o.Table("cookies"), file)
+	s.RRL = decodeRRL(o.Table("rrl"))
 	s.TokenFile = secretFile(o, "token_file", file)
 	s.PeerSecretFile = secretFile(o, "peer_secret_file", file)
 	if !s.HTTP.IsValid() {
@@ -200,4 +201,33 @@ func cookieSecret(o *obj, key, file string) string {
 		}
 	}
 	return p
+}
+
+func decodeRRL(o *obj) RRL {
+	r := RRL{Window: 15 * time.Second, Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56, TableSize: 65536}
+	if o == nil {
+		return r
+	}
+	defer o.Done()
+	n, _ := o.Int("responses_per_second", 0, 0, 1_000_000)
+	r.ResponsesPerSecond = int(n)
+	r.Window, _ = o.Duration("window", r.Window, time.Second, time.Hour)
+	slip, _ := o.Int("slip", 2, 0, 10)
+	r.Slip = int(slip)
+	v4, _ := o.Int("ipv4_prefix", 24, 1, 32)
+	v6, _ := o.Int("ipv6_prefix", 56, 1, 128)
+	r.IPv4Prefix, r.IPv6Prefix = int(v4), int(v6)
+	ts, _ := o.Int("table_size", 65536, 1, 1<<30)
+	r.TableSize = int(ts)
+	r.LogOnly, _ = o.Bool("log_only", false)
+	nets, vals, _ := o.Strings("exempt")
+	for i, s := range nets {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			o.problem(vals[i], fmt.Sprintf("exempt[%d]", i), "%q is not a CIDR such as \"192.0.2.0/24\" or \"2001:db8::/32\"", s)
+			continue
+		}
+		r.Exempt = append(r.Exempt, p.Masked())
+	}
+	return r
 }

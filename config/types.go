@@ -189,6 +189,20 @@ type Server struct {
 	TCP TCPLimits
 	// Cookies is [server.cookies].
 	Cookies Cookies
+	// RRL is [server.rrl]: response rate limiting over UDP.
+	RRL RRL
+}
+
+// RRL is the [server.rrl] table (see dns/rrl for the accounting). ResponsesPerSecond 0: off.
+type RRL struct {
+	ResponsesPerSecond int
+	Window             time.Duration // default 15s
+	Slip               int           // every Slip-th limited reply is sent truncated; default 2, 0 never
+	IPv4Prefix         int           // default 24
+	IPv6Prefix         int           // default 56
+	Exempt             []netip.Prefix
+	LogOnly            bool
+	TableSize          int // default 65536
 }
 
 // Cookies is the [server.cookies] table: DNS cookies (RFC 7873, server cookies as RFC 9018).

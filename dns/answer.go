@@ -44,7 +44,7 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 		h.log.Debug("malformed query", "client", src, "err", err)
 		resp := formErr(out, req)
 		h.count(outcome{zone: "none"}, dns.RcodeFormatError, proto, start)
-		return resp
+		return h.limitUDP(s, resp, proto, src.Addr(), &cookieState{})
 	}
 	resp, oc := s.build(&m, proto, src.Addr(), nil)
 	truncated := false
@@ -85,7 +85,7 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 		e.optRdlen, e.optEnd, _ = findOPT(e.wire)
 		s.cache.put(q.key(), e)
 	}
-	return wire
+	return h.limitUDP(s, wire, proto, src.Addr(), &oc.cookie)
 }
 
 // count records one slow-path answer and returns the entry the fast path would use for it.

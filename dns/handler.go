@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns/cookie"
 	"github.com/meridian-gslb/meridian/dns/policy"
+	"github.com/meridian-gslb/meridian/dns/rrl"
 	"github.com/meridian-gslb/meridian/dns/zone"
 	"github.com/meridian-gslb/meridian/geo"
 )
@@ -47,13 +49,17 @@ type Handler struct {
 	tcpIdle atomic.Int64
 	// cookieSecret is this process's own cookie secret, for a config that names none.
 	cookieSecret cookie.Secret
-	measured     Measurements // nil: no proxy feedback
-	geoDB        *geo.DB
-	geoPaths     []string
-	geoWatch     time.Duration // how often WatchGeo checks the files; 0: never
-	geoChanged   chan struct{} // tells WatchGeo to watch the new database
-	stopScopes   func()        // cancels the ECS scope maps' build for an older snapshot
-	scopesDone   chan struct{} // closed when the current build ends
+	// rrl and rrlCfg: the rate limiter and its settings; a reload that keeps them keeps its
+	// buckets.
+	rrl        *rrl.Limiter
+	rrlCfg     config.RRL
+	measured   Measurements // nil: no proxy feedback
+	geoDB      *geo.DB
+	geoPaths   []string
+	geoWatch   time.Duration // how often WatchGeo checks the files; 0: never
+	geoChanged chan struct{} // tells WatchGeo to watch the new database
+	stopScopes func()        // cancels the ECS scope maps' build for an older snapshot
+	scopesDone chan struct{} // closed when the current build ends
 }
 
 // snapshot is everything one config gives the query path. Immutable but for its cache.
@@ -76,6 +82,7 @@ type snapshot struct {
 	load         policy.LoadView // the proxies' in-flight reports; nil without feedback
 	keepalive    *atomic.Int64   // the handler's tcpIdle: the EDNS TCP keepalive we send
 	cookies      *cookies        // nil: DNS cookies off
+	rrl          *rrl.Limiter    // nil: no response rate limiting
 }
 
 // Option configures a Handler.
@@ -152,6 +159,14 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 		return nil, err
 	}
 	h.mu.Lock()
+	limiter, same := h.rrl, reflect.DeepEqual(h.rrlCfg, cfg.Server.RRL)
+	h.mu.Unlock()
+	if !same {
+		if limiter, err = newRRL(cfg.Server.RRL); err != nil {
+			return nil, fmt.Errorf("[server.rrl] %w", err)
+		}
+	}
+	h.mu.Lock()
 	db, paths := h.geoDB, h.geoPaths
 	h.mu.Unlock()
 	p := &Prepared{h: h, cfg: cfg}
@@ -180,6 +195,7 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 		latency:   newRTTSource(latency, h.measured),
 		keepalive: &h.tcpIdle,
 		cookies:   ck,
+		rrl:       limiter,
 	}
 	if h.measured != nil {
 		p.s.load = h.measured
@@ -196,6 +212,7 @@ func (p *Prepared) Commit() {
 	h, cfg, s, db := p.h, p.cfg, p.s, p.db
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.rrl, h.rrlCfg = s.rrl, cfg.Server.RRL
 	if p.reread {
 		if err := db.Reload(); err != nil {
 			h.log.Warn("geo databases not reloaded; the loaded data keeps serving", "err", err)
@@ -323,16 +340,24 @@ func (h *Handler) Respond(out, req []byte, proto Proto, src netip.AddrPort) []by
 	if fast {
 		if q.ecs == 0 {
 			if resp := s.respondCached(out, req, &q, &ck, proto, src.Addr()); resp != nil {
-				return resp
+				return h.limitUDP(s, resp, proto, src.Addr(), &ck)
 			}
 		}
 		if fs := s.fastServices[string(q.question())]; fs != nil {
 			if resp := s.respondService(fs, out, req, &q, &ck, proto, src.Addr()); resp != nil {
 				fs.queries[proto].Inc()
 				fs.duration.Observe(time.Since(start).Seconds())
-				return resp
+				return h.limitUDP(s, resp, proto, src.Addr(), &ck)
 			}
 		}
 	}
 	return h.slow(s, out, req, proto, src, start)
+}
+
+// limitUDP is rateLimit for UDP replies; TCP is never limited.
+func (h *Handler) limitUDP(s *snapshot, resp []byte, proto Proto, src netip.Addr, ck *cookieState) []byte {
+	if proto != UDP || s.rrl == nil {
+		return resp
+	}
+	return h.rateLimit(s, resp, src, ck)
 }

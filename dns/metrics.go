@@ -13,6 +13,7 @@ type metrics struct {
 	duration  *prometheus.HistogramVec // meridian_dns_request_duration_seconds{zone}
 	truncated prometheus.Counter       // meridian_dns_truncated_responses_total
 	dropped   *prometheus.CounterVec   // meridian_dns_dropped_packets_total{reason}
+	limited   *prometheus.CounterVec   // meridian_dns_rate_limited_total{action}
 	cached    prometheus.GaugeFunc     // meridian_dns_prepared_answers
 	decisions *prometheus.CounterVec   // meridian_policy_decisions_total{service,policy,outcome}
 	bound     *prometheus.GaugeVec     // meridian_service_failover_bound_seconds{service}
@@ -34,6 +35,7 @@ func newMetrics(reg prometheus.Registerer, cacheLen func() float64) *metrics {
 			Namespace: "meridian", Subsystem: "dns", Name: "truncated_responses_total",
 			Help: "UDP replies sent with TC set because the answer did not fit the client's buffer.",
 		}),
+		limited: f.NewCounterVec(limitedOpts, []string{"action"}),
 		dropped: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "meridian", Subsystem: "dns", Name: "dropped_packets_total",
 			Help: "Packets received and not answered, by reason.",

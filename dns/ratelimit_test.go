@@ -1,0 +1,105 @@
+package dns_test
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dns/dnstest"
+)
+
+// flood sends n queries for qname from a socket bound to from, as fast as the loop goes, and
+// counts the replies: full answers, truncated (slipped) ones and BADCOOKIE ones.
+func flood(t *testing.T, server netip.AddrPort, from string, qname string, n int, cookie string) (answers, slipped, badcookie int) {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(from)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := dnstest.Msg(qname, mdns.TypeA)
+	m.SetEdns0(1232, false)
+	if cookie != "" {
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &mdns.EDNS0_COOKIE{Code: mdns.EDNS0COOKIE, Cookie: cookie})
+	}
+	wire, _ := m.Pack()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			k, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			var r mdns.Msg
+			if r.Unpack(buf[:k]) != nil {
+				continue
+			}
+			switch {
+			case r.Rcode == 23:
+				badcookie++
+			case r.Truncated && len(r.Answer) == 0:
+				slipped++
+			case len(r.Answer) > 0:
+				answers++
+			}
+		}
+	}()
+	dst := net.UDPAddrFromAddrPort(server)
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < n && time.Now().Before(deadline); i++ {
+		if _, err := c.WriteToUDP(wire, dst); err != nil {
+			t.Fatal(err)
+		}
+		if i%64 == 63 {
+			time.Sleep(100 * time.Microsecond) // keep the socket buffers from overflowing
+		}
+	}
+	<-done
+	return answers, slipped, badcookie
+}
+
+// TestRateLimit: a flood from one /24 gets about responses_per_second full answers a second,
+// every second limited reply slipped (TC) and the rest dropped, while another /24's queries all
+// succeed; a client with a valid server cookie is never limited, one with a bad server cookie
+// gets BADCOOKIE.
+func TestRateLimit(t *testing.T) {
+	addr := cookieNode(t, testSecret, "secret_file = \"secret.txt\"\n\n[server.rrl]\nresponses_per_second = 10\nwindow = \"5s\"\nslip = 2")
+	answers, slipped, _ := flood(t, addr, "127.0.0.1", "www.example.test.", 3000, "")
+	t.Logf("flood of 3000 from 127.0.0.1: %d answers, %d slipped", answers, slipped)
+	if answers > 10*6 || answers == 0 {
+		t.Errorf("%d full answers to a flood, want at most 10/s over the few seconds it lasted", answers)
+	}
+	if slipped < 100 {
+		t.Errorf("%d slipped replies, want about every second limited one", slipped)
+	}
+	// Another network, at a normal rate (under 10/s), meanwhile: every query answered.
+	for i := range 15 {
+		c := mdns.Client{Net: "udp", Timeout: time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP("127.0.1.1")}}}
+		r, _, err := c.Exchange(dnstest.Msg("www.example.test.", mdns.TypeA), addr.String())
+		if err != nil || len(r.Answer) != 1 {
+			t.Fatalf("query %d from another /24: %v %v", i, r, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	// A valid server cookie: never limited (the client cannot be a spoofed source).
+	first := ask(t, addr, "www.example.test.", mdns.TypeA, "0102030405060708") // maybe limited: the cookie comes in any reply
+	cookie := replyCookie(first)
+	if cookie == "" {
+		t.Fatalf("no cookie in %v", first)
+	}
+	answers, slipped, badcookie := flood(t, addr, "127.0.0.1", "www.example.test.", 500, cookie)
+	if answers < 450 || slipped+badcookie > 0 {
+		t.Errorf("a client with a valid server cookie: %d answers, %d slipped, %d BADCOOKIE of 500; want all answered", answers, slipped, badcookie)
+	}
+	// A client cookie alone, over the limit: BADCOOKIE with a fresh cookie, not a drop.
+	_, _, badcookie = flood(t, addr, "127.0.0.1", "www.example.test.", 200, "1112131415161718")
+	if badcookie < 100 {
+		t.Errorf("%d BADCOOKIE replies to a limited client with a client cookie only, want most of 200", badcookie)
+	}
+}
