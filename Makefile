@@ -31,8 +31,8 @@ test: geodata
 # proxy at GOMAXPROCS 1, as HAProxy runs one thread); last, how fast a state change reaches DNS,
 # the proxies and the event stream (test/bench/propagation) and the demo's idle CPU.
 bench: bench-go geodata
-	bash test/bench/dns.sh -m static
-	bash test/bench/dns.sh -m geo -g $(GEODIR)
+	bash test/bench/dns.sh -m static -C
+	bash test/bench/dns.sh -m geo -g $(GEODIR) -C
 	bash test/bench/proxy.sh -r 3 -d 10 -c 64 -p / -P 1
 	bash test/bench/propagation/run.sh -n 200 -idle 30s -o /tmp/meridian-propagation
 

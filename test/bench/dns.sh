@@ -2,7 +2,7 @@
 # dns.sh - dnsperf against Meridian and gdnsd 3.x serving the same zone (example.test).
 #
 # Usage: bash test/bench/dns.sh [-m static|geo] [-s SECONDS] [-r ROUNDS] [-q QUERYFILE]
-#                               [-b MERIDIAN_BINARY] [-o OUTDIR] [-P "gdnsd meridian"] [-g GEODIR]
+#                               [-b MERIDIAN_BINARY] [-o OUTDIR] [-P "gdnsd meridian"] [-g GEODIR] [-C]
 #   -m  static (default): static.example.test, gdnsd/ and meridian-static.toml;
 #       geo: www.example.test steered by continent with ECS from many subnets, gdnsd's geoip plugin
 #       (gdnsd-geo/) and meridian-geo.toml on the same GeoLite2-City.mmdb, six HTTP backends on
@@ -14,28 +14,39 @@
 #   -o  directory for the raw dnsperf outputs and summary.tsv (default /tmp/meridian-bench.DATE)
 #   -P  servers to run (default both; e.g. -P gdnsd while Meridian does not build)
 #   -g  directory with GeoLite2-City.mmdb for -m geo (default .cache/geoip; test/geodata.sh fills it)
+#   -C  the cost of DNS cookies + RRL: adds a third server, meridian+crrl on 127.0.0.1:5320 (the mode's
+#       Meridian config plus meridian-crrl.toml: [server.cookies] secret_file, [server.rrl]
+#       responses_per_second = 1000000, the most Meridian accepts), sent the same queries with a client
+#       COOKIE option (dnsperf -E 10:HEX; a *.bin query file is rewritten with the option in its OPT
+#       record, since dnsperf -B sends the packets as they are); the baseline meridian then runs with
+#       meridian-cookies-off.toml ([server.cookies] enabled = false, no RRL). Also prints the ratios
+#       meridian+crrl/meridian (the cost; goal cpu <= 1.10x) and meridian+crrl/gdnsd
 #
 # Method (same as ../shared/bench/dns): gdnsd on 127.0.0.1:5300, Meridian on 127.0.0.1:5310, each
 # warmed up for 2 s, then ROUNDS rounds alternating which server goes first of a max-QPS run
 # (dnsperf -c 4 -T 1 -q 100 -t 2, no -Q), recording the server's utime+stime from /proc/PID/stat;
 # then ROUNDS alternating rounds of one `dnsperf -v` run per server at the same offered rate (-Q = half
 # the lower of the two median max QPS) for p50/p99 (medians over the rounds). Prints per server the median qps, p99 and server CPU us per query,
-# and the ratios meridian/gdnsd. Loopback only; every run is time-bounded; only the processes
+# and the ratios meridian/gdnsd (with -C also meridian+crrl/meridian and meridian+crrl/gdnsd). Loopback only; every run is time-bounded; only the processes
 # started here are stopped, by PID. Exits non-zero if a server does not answer.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-MODE=static SECS=10 ROUNDS=3 QFILE="" BIN="" OUT="" SERVERS="gdnsd meridian" GEODIR=$ROOT/.cache/geoip
-declare -A PORT=([gdnsd]=5300 [meridian]=5310) PID=() BPID=()
+MODE=static SECS=10 ROUNDS=3 QFILE="" BIN="" OUT="" SERVERS="gdnsd meridian" GEODIR=$ROOT/.cache/geoip CRRL=0
+declare -A PORT=([gdnsd]=5300 [meridian]=5310 [meridian+crrl]=5320) PID=() BPID=()
 HOST=127.0.0.1 LOAD_PID="" GEO_DB=""
+# -C: the client cookie dnsperf sends meridian+crrl (8 bytes, EDNS option 10). Its RRL rate per client network
+# and token is in meridian-crrl.toml (1000000, the most Meridian accepts): every reply is charged, but
+# dnsperf's single source (one /24, one name and type, so one bucket) stays far below it.
+CLIENT_COOKIE=c0de5eed2024abcd
 # geo mode: gdnsd's http_status health checks probe these on port 18080 (the pools of gdnsd-geo/config)
 BACKENDS=(127.0.1.1 127.0.1.2 127.0.2.1 127.0.2.2 127.0.3.1 127.0.3.2) BACKEND_PORT=18080
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "m:s:r:q:b:o:P:g:h" o; do
+while getopts "m:s:r:q:b:o:P:g:Ch" o; do
   case $o in
     m) MODE=$OPTARG;; s) SECS=$OPTARG;; r) ROUNDS=$OPTARG;; q) QFILE=$OPTARG;; b) BIN=$OPTARG;;
-    o) OUT=$OPTARG;; P) SERVERS=$OPTARG;; g) GEODIR=$OPTARG;; *) usage;;
+    o) OUT=$OPTARG;; P) SERVERS=$OPTARG;; g) GEODIR=$OPTARG;; C) CRRL=1;; *) usage;;
   esac
 done
 (($# < OPTIND)) || usage
@@ -57,7 +68,10 @@ DPARGS=()   # extra dnsperf arguments: -B reads the binary query format (length-
 [[ -z "$BIN" || -x "$BIN" ]] || die "-b $BIN is not executable"
 read -r -a NAMES <<< "$SERVERS"
 ((${#NAMES[@]})) || die "-P names no server"
-for n in "${NAMES[@]}"; do [[ -n "${PORT[$n]:-}" ]] || die "unknown server '$n' (gdnsd, meridian)"; done
+for n in "${NAMES[@]}"; do [[ -n "${PORT[$n]:-}" ]] || die "unknown server '$n' (gdnsd, meridian, meridian+crrl)"; done
+# -C adds meridian+crrl to the servers; naming it in -P implies -C (the baseline meridian without cookies)
+if [[ " ${NAMES[*]} " == *" meridian+crrl "* ]]; then CRRL=1; elif ((CRRL)); then NAMES+=(meridian+crrl); fi
+has_meridian() { [[ " ${NAMES[*]} " == *" meridian"* ]]; }   # meridian or meridian+crrl
 
 TMP=$(mktemp -d /tmp/meridian-bench.XXXXXX)
 OUT=${OUT:-/tmp/meridian-bench.$(date +%Y%m%d-%H%M%S)}
@@ -87,7 +101,7 @@ need=()
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v gdnsd >/dev/null || need+=(gdnsd)
 command -v dig >/dev/null || need+=(dnsutils)
-[[ $MODE != geo ]] || command -v python3 >/dev/null || need+=(python3)
+[[ $MODE != geo && ( $CRRL == 0 || "$QFILE" != *.bin ) ]] || command -v python3 >/dev/null || need+=(python3)
 if ((${#need[@]})); then
   ((EUID == 0)) || die "missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root"
   log "installing ${need[*]}"
@@ -124,11 +138,23 @@ start_gdnsd() {
   gdnsd -c "$d/conf" start > "$TMP/gdnsd.log" 2>&1 &   # "start" stays in the foreground (3.x)
   PID[gdnsd]=$!
 }
+# start_meridian NAME: meridian, or meridian+crrl (-C): the same config on port 5320 with its own data
+# directory, plus meridian-crrl.toml (cookies with a secret file, RRL); with -C the baseline meridian gets
+# meridian-cookies-off.toml. Both fragments are appended: the mode's config must not set those tables.
 start_meridian() {
-  sed -e "s|@GEO_DB@|$GEO_DB|g" "$MERIDIAN_CONF" > "$TMP/meridian.toml"
-  "$BIN" serve -c "$TMP/meridian.toml" > "$TMP/meridian.log" 2>&1 &
-  PID[meridian]=$!
+  local n=$1 c=$TMP/$1.toml
+  sed -e "s|@GEO_DB@|$GEO_DB|g" "$MERIDIAN_CONF" > "$c"
+  if [[ $n == meridian+crrl ]]; then
+    sed -i -e 's|:5310"|:5320"|g' -e 's|^data_dir = "/tmp/meridian-bench-data"|data_dir = "/tmp/meridian-bench-data-crrl"|' "$c"
+    grep -q ':5320"' "$c" && grep -q meridian-bench-data-crrl "$c" || die "cannot move $(basename "$MERIDIAN_CONF") to port 5320 and its own data_dir for $n"
+    sed -e "s|@COOKIE_SECRET@|$TMP/cookie-secret.hex|g" "$HERE/meridian-crrl.toml" >> "$c"
+  elif ((CRRL)); then
+    cat "$HERE/meridian-cookies-off.toml" >> "$c"
+  fi
+  "$BIN" serve -c "$c" > "$TMP/$n.log" 2>&1 &
+  PID[$n]=$!
 }
+start_server() { case $1 in gdnsd) start_gdnsd;; *) start_meridian "$1";; esac; }
 tcp_open() { (exec 3<> "/dev/tcp/$1/$2") 2>/dev/null; }
 # start_backends: one python3 http.server per health-checked address, serving an empty directory
 # (GET / answers 200 with a directory listing), up within 10 s each.
@@ -164,7 +190,7 @@ wait_gdnsd_up() {
   log "gdnsd: $st/${#BACKENDS[@]} backends UP, EU subnet answered $eu"
 }
 
-if [[ " ${NAMES[*]} " == *" meridian "* && -z "$BIN" ]]; then
+if has_meridian && [[ -z "$BIN" ]]; then
   log "building meridian"
   (cd "$ROOT" && go build -o "$TMP/meridian" ./cmd/meridian) || die "go build ./cmd/meridian failed"
   BIN=$TMP/meridian
@@ -178,16 +204,71 @@ if [[ $MODE == geo ]]; then
   log "geo: $GEO_DB"
   [[ " ${NAMES[*]} " != *" gdnsd "* ]] || start_backends
 fi
+# -C: meridian+crrl's secret (32 hex digits, as openssl rand -hex 16 writes) and its queries: the same as the
+# others' plus a client COOKIE option. dnsperf -E adds it (with an OPT record) to text query files; -B sends
+# binary packets as they are, so a *.bin file is rewritten with the option added to each query's OPT record
+# (one is added where a query has none).
+declare -A QF=() XA=()
+if ((CRRL)); then
+  RRL_RATE=$(awk -F' *= *' '$1 == "responses_per_second" { print $2 }' "$HERE/meridian-crrl.toml")
+  od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > "$TMP/cookie-secret.hex"
+  if [[ "$QFILE" == *.bin ]]; then
+    QF[meridian+crrl]=$TMP/queries-cookie.bin
+    python3 - "$QFILE" "${QF[meridian+crrl]}" "$CLIENT_COOKIE" <<'PY' || die "cannot add a COOKIE option to $QFILE"
+import struct, sys
+src, dst, cookie = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3])
+opt = struct.pack("!HH", 10, len(cookie)) + cookie
+def skip_name(m, i):
+    while m[i] and m[i] & 0xC0 != 0xC0: i += 1 + m[i]
+    return i + (1 if m[i] == 0 else 2)
+data, out, i = open(src, "rb").read(), bytearray(), 0
+while i < len(data):
+    (l,) = struct.unpack_from("!H", data, i); m = bytearray(data[i + 2:i + 2 + l]); i += 2 + l
+    qd, an, ns, ar = struct.unpack_from("!HHHH", m, 4)
+    p = 12
+    for _ in range(qd): p = skip_name(m, p) + 4
+    for k in range(an + ns + ar):
+        p = skip_name(m, p)                    # p: the RR's type
+        if k >= an + ns and struct.unpack_from("!H", m, p)[0] == 41: break
+        p += 10 + struct.unpack_from("!H", m, p + 8)[0]
+    else:                                      # no OPT record: add one (UDP size 1232)
+        m += b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0); struct.pack_into("!H", m, 10, ar + 1); p = len(m) - 10
+    rdl = struct.unpack_from("!H", m, p + 8)[0]
+    m[p + 10 + rdl:p + 10 + rdl] = opt; struct.pack_into("!H", m, p + 8, rdl + len(opt))
+    out += struct.pack("!H", len(m)) + m
+open(dst, "wb").write(out)
+PY
+  else
+    XA[meridian+crrl]="-E 10:$CLIENT_COOKIE"
+  fi
+fi
 for n in "${NAMES[@]}"; do
-  "start_$n"
+  start_server "$n"
   wait_ready "$n" || { cat "$TMP/$n.log" >&2; die "$n does not answer static.example.test A on $HOST:${PORT[$n]}"; }
   log "$n pid ${PID[$n]} answers on $HOST:${PORT[$n]}"
 done
 # Meridian builds its ECS scope maps in the background after loading (seconds on GeoLite2-City):
 # measure once they are done, so the build's CPU is not counted and the scopes are final.
-if [[ $MODE == geo && -n "${PID[meridian]:-}" ]]; then
-  for ((i = 0; i < 600; i++)); do grep -q "ECS scope map ready" "$TMP/meridian.log" && break; sleep 0.1; done
-  grep -q "ECS scope map ready" "$TMP/meridian.log" || log "WARNING: meridian's ECS scope map is not ready after 60 s"
+for n in meridian meridian+crrl; do
+  [[ $MODE == geo && -n "${PID[$n]:-}" ]] || continue
+  for ((i = 0; i < 600; i++)); do grep -q "ECS scope map ready" "$TMP/$n.log" && break; sleep 0.1; done
+  grep -q "ECS scope map ready" "$TMP/$n.log" || log "WARNING: $n's ECS scope map is not ready after 60 s"
+done
+# -C: meridian+crrl must answer our client cookie with a server cookie (16 bytes: RFC 9018), and the
+# baseline meridian (cookies off) with none; otherwise the comparison would not measure the cookie path.
+if ((CRRL)); then
+  for n in meridian meridian+crrl; do
+    [[ -n "${PID[$n]:-}" ]] || continue
+    ck=$(dig +time=1 +tries=2 +norec +cookie="$CLIENT_COOKIE" @"$HOST" -p "${PORT[$n]}" static.example.test A 2>&1 |
+      awk '/^; COOKIE:/ { print $3 }')
+    if [[ $n == meridian+crrl ]]; then
+      [[ "$ck" =~ ^$CLIENT_COOKIE[0-9a-f]{32}$ ]] || die "$n did not answer client cookie $CLIENT_COOKIE with a server cookie (got '${ck:-none}')"
+      log "cookies: $n answers client cookie $CLIENT_COOKIE with server cookie ${ck#"$CLIENT_COOKIE"}; RRL responses_per_second $RRL_RATE"
+    else
+      [[ -z "$ck" ]] || die "$n should run with cookies off under -C, but answered a COOKIE ($ck)"
+      log "cookies: $n (cookies off, no RRL) answers no COOKIE"
+    fi
+  done
 fi
 
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }   # utime+stime, all threads
@@ -203,10 +284,11 @@ median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g |
 # CPU during the run) and OTHER (% of one core used meanwhile by neither the server nor dnsperf: other load on
 # the machine). dnsperf runs in the background so that Ctrl-C/TERM interrupt `wait` at once (cleanup stops it).
 dnsperf_run() {
-  local n=$1 f=$2 secs=$3 rc=0 c0 b0 l0; shift 3
+  local n=$1 f=$2 secs=$3 rc=0 c0 b0 l0 xa=(); shift 3
+  [[ -z "${XA[$n]:-}" ]] || read -r -a xa <<< "${XA[$n]}"   # -C: meridian+crrl's -E (client COOKIE)
   load_ticks; l0=$LT c0=$(cpu_ticks "${PID[$n]}") b0=$(busy_ticks)
-  timeout -k 5 $((secs + 15)) dnsperf -s "$HOST" -p "${PORT[$n]}" -d "$QFILE" -l "$secs" \
-    -c 4 -T 1 -q 100 -t 2 ${DPARGS[@]+"${DPARGS[@]}"} "$@" > "$f" 2>&1 &
+  timeout -k 5 $((secs + 15)) dnsperf -s "$HOST" -p "${PORT[$n]}" -d "${QF[$n]:-$QFILE}" -l "$secs" \
+    -c 4 -T 1 -q 100 -t 2 ${DPARGS[@]+"${DPARGS[@]}"} ${xa[@]+"${xa[@]}"} "$@" > "$f" 2>&1 &
   LOAD_PID=$!
   wait "$LOAD_PID" || rc=$?
   LOAD_PID=""
@@ -216,9 +298,12 @@ dnsperf_run() {
   OTHER=$((($(busy_ticks) - b0 - SRV_TICKS - (LT - l0)) * 100 / (secs * CLK_TCK)))
   ((rc == 0)) || { tail -5 "$f" >&2; die "dnsperf against $n failed (exit $rc)"; }
   [[ "$(awk '/Queries completed:/{print $3}' "$f")" =~ ^[1-9] ]] || die "$n answered no queries (see $f)"
-  if grep -Eq 'Response codes:.*(SERVFAIL|REFUSED|FORMERR|NOTIMP)' "$f"; then
+  if grep -Eq 'Response codes:.*(SERVFAIL|REFUSED|FORMERR|NOTIMP|YXRRSET)' "$f"; then
+    # YXRRSET is how dnsperf shows BADCOOKIE (rcode 23, whose low 4 bits are 7): RRL limited a cookie client
     log "WARNING: $n $(grep -o 'Response codes:.*' "$f")"
   fi
+  [[ $n != meridian+crrl ]] || awk '/Queries lost:/{ exit ($3 > 0) }' "$f" ||
+    log "WARNING: $n lost $(awk '/Queries lost:/{print $3}' "$f") queries: did RRL drop replies?"
   ((OTHER < 20)) || log "WARNING: other processes used $OTHER% of a core during this $n run; its figures are disturbed"
 }
 
@@ -269,7 +354,8 @@ if [[ $MODE == geo ]]; then
   crosscheck | tee "$OUT/crosscheck.txt"
 fi
 for n in "${NAMES[@]}"; do dnsperf_run "$n" "$OUT/$n.warmup.txt" 2; done
-log "max QPS: $ROUNDS rounds x ${#NAMES[@]} servers x ${SECS}s, dnsperf -c 4 -T 1 -q 100 -t 2${DPARGS[*]:+ ${DPARGS[*]}}, $(basename "$QFILE")"
+log "max QPS: $ROUNDS rounds x ${#NAMES[@]} servers x ${SECS}s, dnsperf -c 4 -T 1 -q 100 -t 2${DPARGS[*]:+ ${DPARGS[*]}}, $(basename "$QFILE")$(
+  ((CRRL)) && printf '; meridian+crrl: %s' "${XA[meridian+crrl]:-$(basename "${QF[meridian+crrl]}") (client COOKIE $CLIENT_COOKIE added)}")"
 declare -A QPS=() CPU=() OTH=() P50=() P99=() RESP=()
 for ((r = 0; r < ROUNDS; r++)); do
   for ((k = 0; k < ${#NAMES[@]}; k++)); do
@@ -304,9 +390,10 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 # p50 and p99 are medians over the rounds: one 10 s run's p99 swings by 2-5x on a shared 2-core box.
 for n in "${NAMES[@]}"; do P50[$n]=$(median <<< "${P50R[$n]}") P99[$n]=$(median <<< "${P99R[$n]}"); done
-if [[ -n "${RESP[gdnsd]:-}" && -n "${RESP[meridian]:-}" && "${RESP[gdnsd]}" != "${RESP[meridian]}" ]]; then
-  log "WARNING: the servers answered the same queries with different response codes (see $OUT/*.lat.txt)"
-fi
+for n in "${NAMES[@]}"; do
+  [[ "${RESP[$n]:-}" == "${RESP[${NAMES[0]}]:-}" ]] ||
+    log "WARNING: $n and ${NAMES[0]} answered the same queries with different response codes (see $OUT/*.lat.*.txt)"
+done
 
 declare -A M=()
 {
@@ -319,16 +406,25 @@ declare -A M=()
 } > "$OUT/summary.tsv"
 log "raw dnsperf outputs and summary.tsv in $OUT"
 
-printf '\nmode %s: %s, %s\n' "$MODE" "$QNAME" "$(basename "$QFILE")"
-printf '%-10s %8s %8s %8s  %s\n' server qps p50_ms p99_ms cpu_us_per_query
+printf '\nmode %s: %s, %s%s\n' "$MODE" "$QNAME" "$(basename "$QFILE")" \
+  "$( ((CRRL)) && echo "; meridian cookies off, no RRL; meridian+crrl cookies (client COOKIE sent) + RRL $RRL_RATE/s")"
+w=10; for n in "${NAMES[@]}"; do ((${#n} <= w)) || w=${#n}; done   # 10 unless meridian+crrl runs
+printf "%-${w}s %8s %8s %8s  %s\n" server qps p50_ms p99_ms cpu_us_per_query
 for n in "${NAMES[@]}"; do
-  printf '%-10s %8.0f %8s %8s  %.2f\n' "$n" "${M[$n.qps]}" "${P50[$n]}" "${P99[$n]}" "${M[$n.cpu]}"
+  printf "%-${w}s %8.0f %8s %8s  %.2f\n" "$n" "${M[$n.qps]}" "${P50[$n]}" "${P99[$n]}" "${M[$n.cpu]}"
 done
-if [[ -n "${M[gdnsd.qps]:-}" && -n "${M[meridian.qps]:-}" ]]; then
-  awk -v mq="${M[meridian.qps]}" -v gq="${M[gdnsd.qps]}" -v mp="${P99[meridian]}" -v gp="${P99[gdnsd]}" \
-    -v mc="${M[meridian.cpu]}" -v gc="${M[gdnsd.cpu]}" 'function x(a, b) { return (b + 0 > 0) ? sprintf("%.2fx", a / b) : "NA" }
-    BEGIN { printf "ratio meridian/gdnsd: qps %s  p99 %s  cpu %s\n", x(mq, gq), x(mp, gp), x(mc, gc) }'
-fi
+# ratio A B [GOAL]: A/B for qps, p99 and cpu; GOAL (a maximum for the cpu ratio) is marked met or MISSED
+ratio() {
+  [[ -n "${M[$1.qps]:-}" && -n "${M[$2.qps]:-}" ]] || return 0
+  awk -v a="$1" -v b="$2" -v goal="${3:-}" -v mq="${M[$1.qps]}" -v gq="${M[$2.qps]}" -v mp="${P99[$1]}" -v gp="${P99[$2]}" \
+    -v mc="${M[$1.cpu]}" -v gc="${M[$2.cpu]}" 'function x(a, b) { return (b + 0 > 0) ? sprintf("%.2fx", a / b) : "NA" }
+    BEGIN { printf "ratio %s/%s: qps %s  p99 %s  cpu %s", a, b, x(mq, gq), x(mp, gp), x(mc, gc)
+      if (goal != "") printf " (goal <= %.2fx: %s)", goal, (gc + 0 > 0 && sprintf("%.2f", mc / gc) + 0 <= goal + 0) ? "met" : "MISSED"
+      printf "\n" }'
+}
+ratio meridian gdnsd
+ratio meridian+crrl meridian 1.10
+ratio meridian+crrl gdnsd
 if [[ -s "$TMP/crosscheck.bad" && "$(cat "$TMP/crosscheck.bad")" != 0 ]]; then
   log "WARNING: the servers answered $(cat "$TMP/crosscheck.bad") cross-checked subnets differently ($OUT/crosscheck.txt)"
 fi
