@@ -110,6 +110,7 @@ func (n *Node) joinCluster(cfg *config.Config) (*config.Config, error) {
 	}
 	n.status.serve(rev)
 	n.cfg.Store(eff)
+	n.built = n.sh.signature() // what eff was composed from: runShared rebuilds on any other
 	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "meridian_cluster_config_revision",
 		Help: "The cluster config revision this node serves (0: its own file)."},
 		func() float64 { return float64(n.status.served()) }))
@@ -135,7 +136,10 @@ func (n *Node) runShared(ctx context.Context) {
 		})
 		go n.pushEvents(ctx)
 	}
-	last := n.sh.signature()
+	// From what New composed, not from now: a registration made before this goroutine runs
+	// must still be built.
+	last := n.built
+	n.poked()
 	for {
 		select {
 		case <-ctx.Done():

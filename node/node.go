@@ -102,6 +102,7 @@ type Node struct {
 	sh     shared
 	cl     *cluster.Client // nil: no [cluster]
 	poke   chan struct{}   // the shared state changed: compose again
+	built  string          // the shared state's signature the node was built from (New)
 	status nodeStatus
 	bg     context.Context // lives while Run runs: deferred removals
 	// committed is closed by each reload's commit (reloaded): the proxies' feed applies health
