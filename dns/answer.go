@@ -270,38 +270,49 @@ func formErr(out, req []byte) []byte {
 // source prefix needs (RFC 7871 §6: FORMERR). miekg/dns pads a short address when it unpacks
 // one, so this reads the option from the wire; req has unpacked already, so its structure is sound.
 func checkECSLength(req []byte) error {
-	off := headerLen
-	for range u16(req[4:]) {
-		if off = skipName(req, off); off < 0 {
-			return nil
-		}
-		off += 4
-	}
-	rrs := int(u16(req[6:])) + int(u16(req[8:])) + int(u16(req[10:]))
-	for range rrs {
-		if off = skipName(req, off); off < 0 || off+10 > len(req) {
-			return nil
-		}
-		typ, rdlen := u16(req[off:]), int(u16(req[off+8:]))
-		off += 10
-		if off+rdlen > len(req) {
-			return nil
-		}
-		for rd := req[off : off+rdlen]; typ == typeOPT && len(rd) >= 4; {
+	var err error
+	eachRR(req, func(typ uint16, rdlenOff int, rd []byte) bool {
+		for typ == typeOPT && len(rd) >= 4 {
 			code, l := u16(rd), int(u16(rd[2:]))
 			if 4+l > len(rd) {
 				break
 			}
 			if code == optionECS && l >= 4 {
 				if source := int(rd[6]); l-4 != (source+7)/8 {
-					return fmt.Errorf("ECS option: %d address bytes for a /%d source prefix, want %d", l-4, source, (source+7)/8)
+					err = fmt.Errorf("ECS option: %d address bytes for a /%d source prefix, want %d", l-4, source, (source+7)/8)
+					return false
 				}
 			}
 			rd = rd[4+l:]
 		}
-		off += rdlen
+		return true
+	})
+	return err
+}
+
+// eachRR calls f with every record of the wire message b after its questions: its type, the
+// offset of its RDLENGTH and its RDATA, until f returns false or the message ends or breaks.
+func eachRR(b []byte, f func(typ uint16, rdlenOff int, rdata []byte) bool) {
+	if len(b) < headerLen {
+		return
 	}
-	return nil
+	off := headerLen
+	for range u16(b[4:]) {
+		if off = skipName(b, off); off < 0 {
+			return
+		}
+		off += 4
+	}
+	for range int(u16(b[6:])) + int(u16(b[8:])) + int(u16(b[10:])) {
+		if off = skipName(b, off); off < 0 || off+10 > len(b) {
+			return
+		}
+		typ, rdlen := u16(b[off:]), int(u16(b[off+8:]))
+		if off+10+rdlen > len(b) || !f(typ, off+8, b[off+10:off+10+rdlen]) {
+			return
+		}
+		off += 10 + rdlen
+	}
 }
 
 // skipName returns the offset just past the (possibly compressed) name at off, or -1.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns/cookie"
@@ -57,7 +56,7 @@ func readCookieSecret(path string) (cookie.Secret, error) {
 	if err != nil {
 		return cookie.Secret{}, fmt.Errorf("[server.cookies] %w", err)
 	}
-	s, err := cookie.ParseSecret([]byte(strings.TrimSpace(string(b))))
+	s, err := cookie.ParseSecret(b) // trims surrounding whitespace itself
 	if err != nil {
 		return cookie.Secret{}, fmt.Errorf("[server.cookies] %s: %w", path, err)
 	}
@@ -104,29 +103,12 @@ func (c *cookies) limitFor(st *cookieState) int {
 // findOPT returns, for a reply in wire form, the offset of its OPT record's RDLENGTH and the
 // offset just past its RDATA; ok false when it has none (or is not well formed).
 func findOPT(wire []byte) (rdlenOff, end int, ok bool) {
-	if len(wire) < headerLen {
-		return 0, 0, false
-	}
-	off := headerLen
-	for range u16(wire[4:]) {
-		if off = skipName(wire, off); off < 0 {
-			return 0, 0, false
-		}
-		off += 4
-	}
-	rrs := int(u16(wire[6:])) + int(u16(wire[8:])) + int(u16(wire[10:]))
-	for range rrs {
-		if off = skipName(wire, off); off < 0 || off+10 > len(wire) {
-			return 0, 0, false
-		}
-		typ, rdlen := u16(wire[off:]), int(u16(wire[off+8:]))
-		if off+10+rdlen > len(wire) {
-			return 0, 0, false
-		}
+	eachRR(wire, func(typ uint16, off int, rdata []byte) bool {
 		if typ == typeOPT {
-			return off + 8, off + 10 + rdlen, true
+			rdlenOff, end, ok = off, off+2+len(rdata), true
+			return false
 		}
-		off += 10 + rdlen
-	}
-	return 0, 0, false
+		return true
+	})
+	return rdlenOff, end, ok
 }
