@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/meridian-gslb/meridian/dns/cookie"
 )
 
 // DefaultTOML is the embedded demo config that `meridian serve` runs without -c.
@@ -196,8 +198,8 @@ func cookieSecret(o *obj, key, file string) string {
 		return ""
 	}
 	if b, err := os.ReadFile(p); err == nil {
-		if s := strings.TrimSpace(string(b)); len(s) != 32 || strings.Trim(s, "0123456789abcdefABCDEF") != "" {
-			o.problem(o.t.m[key], key, "%s: want 32 hex digits (16 random bytes: openssl rand -hex 16)", p)
+		if _, err := cookie.ParseSecret(b); err != nil {
+			o.problem(o.t.m[key], key, "%s: %v (16 random bytes: openssl rand -hex 16)", p, err)
 		}
 	}
 	return p
