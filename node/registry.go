@@ -84,7 +84,7 @@ func (n *Node) removeAfter(pool string, address netip.Addr, id string, d time.Du
 	if n.cl != nil {
 		err = n.cl.Deregister(n.bg, pool, address)
 	} else {
-		n.deleteLocal(pool + "/" + address.String())
+		n.deleteLocal(cluster.Endpoint{Pool: pool, Address: address}.ID())
 	}
 	if err == nil {
 		err = n.health().ClearOverride(id)
@@ -145,7 +145,7 @@ func (n *Node) Dynamic(target string) bool {
 
 // setLocal keeps a registration on this node alone, for its TTL; it reports whether it is new.
 func (n *Node) setLocal(e cluster.Endpoint) bool {
-	key := e.Pool + "/" + e.Address.String()
+	key := e.ID()
 	n.sh.mu.Lock()
 	_, had := n.sh.st.Endpoints[key]
 	n.sh.st.Endpoints[key] = e

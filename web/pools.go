@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
-
-	"github.com/meridian-gslb/meridian/store"
 )
 
 // Registry adds and removes endpoints at run time (POST/DELETE /api/v1/pools/{pool}/endpoints):
@@ -130,14 +128,12 @@ func (a *api) deregisterEndpoint(w http.ResponseWriter, r *http.Request) {
 
 // writeRegistryError answers err with the status its kind calls for.
 func writeRegistryError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
+	code := writeStatus(err) // 503 when the cluster cannot be reached, else 500
 	switch {
 	case errors.Is(err, ErrNoPool), errors.Is(err, ErrNoEndpoint), errors.Is(err, ErrNoCluster):
 		code = http.StatusNotFound
 	case errors.Is(err, ErrNotDynamic), errors.Is(err, ErrBelowMinHealthy):
 		code = http.StatusConflict
-	case errors.Is(err, store.ErrUnavailable):
-		code = http.StatusServiceUnavailable
 	}
 	writeError(w, code, err.Error())
 }

@@ -61,6 +61,9 @@ type Endpoint struct {
 	Node    string        `json:"node"`
 }
 
+// ID is e's target ID ("pool/address", config.TargetID): its key under endpoints/ and in State.
+func (e Endpoint) ID() string { return config.TargetID{Pool: e.Pool, Endpoint: e.Address}.String() }
+
 // Config is e as a config endpoint.
 func (e Endpoint) Config() config.Endpoint {
 	return config.Endpoint{Addr: e.Address, Weight: max(e.Weight, 1), Enabled: true, Dynamic: true}
@@ -192,7 +195,9 @@ func (c *Client) ClearOverride(ctx context.Context, target string) error {
 	return c.del(ctx, "clear the override", "overrides/"+target)
 }
 
-func endpointKey(pool string, a netip.Addr) string { return "endpoints/" + pool + "/" + a.String() }
+func endpointKey(pool string, a netip.Addr) string {
+	return "endpoints/" + Endpoint{Pool: pool, Address: a}.ID()
+}
 
 // Register adds e to its pool on every node, held by a lease of e.TTL when it has one.
 // Registering it again, unchanged, renews its lease (no write, so no node has anything to
