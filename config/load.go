@@ -58,7 +58,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if zones := top.Table("zones"); zones != nil {
 		seen := map[string]int{}
 		zones.Each(func(key string, z *obj) {
-			zc, ok := decodeZone(z, key, cfg.LoadedAt, g)
+			zc, ok := decodeZone(z, key, cfg.LoadedAt, g, file)
 			if !ok {
 				return
 			}

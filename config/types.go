@@ -241,6 +241,25 @@ type Zone struct {
 	Records []Record
 	// Services are the load-balanced names, sorted by Name.
 	Services []Service
+	// DNSSEC signs the zone's answers online; nil: unsigned.
+	DNSSEC *DNSSEC
+}
+
+// DNSSEC is a zone's [zones."origin".dnssec] table: its keys and signature timing.
+type DNSSEC struct {
+	// Keys sign: the base paths (without .key/.private) of BIND-format key pairs, resolved
+	// beside the config file. SEP keys (flags 257: a CSK, or KSKs) sign the DNSKEY RRset, the
+	// others (ZSKs) the rest; a zone with no ZSK signs everything with its SEP keys.
+	Keys []string
+	// Publish are keys only put in the DNSKEY RRset (base paths; .key alone is read): a key
+	// pre-published before it signs, or one kept while old signatures expire from caches.
+	Publish []string
+	// Validity of a signature from when it is made (default 14d), Backdate of its inception
+	// (default 1h), and Refresh: a cached signature with less than this left is made anew
+	// (default 4d; more than the zone's longest TTL, less than Validity).
+	Validity, Backdate, Refresh time.Duration
+	// DNSKEYTTL is the DNSKEY RRset's TTL (default: the zone's ttl).
+	DNSKEYTTL uint32
 }
 
 // SOA holds the SOA fields; durations are in seconds.

@@ -11,10 +11,10 @@ import (
 )
 
 // recordTypes are the static record types a zone may hold.
-var recordTypes = []string{"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "PTR", "NS"}
+var recordTypes = []string{"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "PTR", "NS", "DS"}
 
 // decodeZone reads one [zones."origin"] table.
-func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb) (Zone, bool) {
+func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb, file string) (Zone, bool) {
 	z := Zone{Origin: dns.Fqdn(strings.ToLower(key))}
 	valid := true
 	if _, ok := dns.IsDomainName(z.Origin); !ok || key == "" {
@@ -40,6 +40,7 @@ func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb) (Zone, bool) {
 	z.Records = decodeRecords(o, z)
 	z.Services = decodeServices(o, z, g)
 	checkServices(o, z)
+	z.DNSSEC = decodeDNSSEC(o.Table("dnssec"), z, file)
 	o.Done()
 	return z, valid
 }
@@ -257,7 +258,10 @@ func checkRecords(zo *obj, z Zone, recs []record) {
 				at("%s has more than one CNAME", h.Name)
 			}
 		}
-		if h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA && !(h.Rrtype == dns.TypeNS && cuts[h.Name]) {
+		if h.Rrtype == dns.TypeDS && !cuts[h.Name] {
+			at("a DS record belongs at a delegation (a name with NS records below the apex); %s has none", h.Name)
+		}
+		if h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA && !((h.Rrtype == dns.TypeNS || h.Rrtype == dns.TypeDS) && cuts[h.Name]) {
 			for cut := range cuts {
 				if dns.IsSubDomain(cut, h.Name) {
 					at("%s is at or below the delegation at %s and would never be served", h.Name, cut)

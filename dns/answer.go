@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/dns/dnssec"
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/dns/zone"
 )
@@ -19,6 +20,8 @@ type outcome struct {
 	qtype     uint16
 	cacheable bool        // the reply depends on nothing but the question and the EDNS form (and a cookie)
 	cookie    cookieState // the query's COOKIE option; present: our option is the OPT's last
+	// refresh: the reply carries signatures due to be made anew from this Unix second; 0: none.
+	refresh int64
 }
 
 // slow answers any query with miekg/dns, and prepares the reply for the fast path when it can.
@@ -83,6 +86,7 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 		}
 		e.wire = append([]byte(nil), cached...)
 		e.optRdlen, e.optEnd, _ = findOPT(e.wire)
+		e.refresh = oc.refresh
 		s.cache.put(q.key(), e)
 	}
 	return h.limitUDP(s, wire, proto, src.Addr(), &oc.cookie)
@@ -132,7 +136,11 @@ func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) 
 	switch q.Qclass {
 	case dns.ClassINET:
 		var service bool
-		oc.zone, service = s.answerIN(resp, q.Name, q.Qtype, src, clientSubnet(opt), ex)
+		var sec secure
+		if opt != nil && opt.Do() {
+			sec = secure{do: true, co: opt.Hdr.Ttl&dnssec.FlagCO != 0}
+		}
+		oc.zone, service, oc.refresh = s.answerIN(resp, q.Name, q.Qtype, src, clientSubnet(opt), ex, sec)
 		oc.cacheable = oc.cacheable && !service
 	case dns.ClassCHAOS:
 		s.answerCH(resp, q.Name, q.Qtype)
@@ -142,30 +150,30 @@ func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) 
 	return resp, oc
 }
 
-// answerIN fills resp from our zones and returns the zone label, and whether the answer came
-// from a policy (and so may differ per client and per query).
-func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip.Addr, ecs ecsInfo, ex *decision) (string, bool) {
+// answerIN fills resp from our zones and returns the zone label, whether the answer came
+// from a policy (and so may differ per client and per query), and for a signed zone asked with
+// the DO bit when its signatures are due for a refresh (Unix seconds; 0: unsigned).
+func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip.Addr, ecs ecsInfo, ex *decision, sec secure) (string, bool, int64) {
 	switch qtype {
-	case dns.TypeOPT:
+	case dns.TypeOPT, dnssec.TypeNXNAME: // NXNAME: a meta-type, never asked for (RFC 9824 §3.5)
 		resp.Rcode = dns.RcodeFormatError
-		return "none", false
+		return "none", false, 0
 	case dns.TypeAXFR, dns.TypeIXFR:
 		resp.Rcode = dns.RcodeRefused // zone transfers are not offered
-		return "none", false
+		return "none", false, 0
 	}
 	z := s.zones.Find(qname)
 	if z == nil {
 		resp.Rcode = dns.RcodeRefused
-		return "none", false
+		return "none", false, 0
 	}
 	res := z.Lookup(qname, qtype)
 	resp.Answer, resp.Ns = res.Answer, res.Ns
 	resp.Extra = append(res.Extra, resp.Extra...) // keep our OPT last
-	if res.Kind == zone.Service {
-		s.answerService(resp, z, res.Service.Name, qtype, src, ecs, ex)
-		return z.Origin, true
-	}
+	service := res.Kind == zone.Service
 	switch res.Kind {
+	case zone.Service:
+		s.answerService(resp, z, res.Service.Name, qtype, src, ecs, ex)
 	case zone.NameError:
 		resp.Rcode = dns.RcodeNameError
 		resp.Authoritative = true
@@ -174,7 +182,15 @@ func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip
 	default:
 		resp.Authoritative = true
 	}
-	return z.Origin, false
+	var refresh int64
+	if sg := s.signers[z]; sg != nil && sec.do {
+		var err error
+		if refresh, err = s.sign(resp, z, sg, res, qtype, sec, time.Now()); err != nil {
+			resp.Answer, resp.Ns, resp.Rcode = nil, nil, dns.RcodeServerFailure
+			return z.Origin, service, 0
+		}
+	}
+	return z.Origin, service, refresh
 }
 
 // answerService appends the addresses the service's policy picks for this client.

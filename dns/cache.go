@@ -30,8 +30,10 @@ type entry struct {
 	// optRdlen and optEnd locate the reply's OPT record (its RDLENGTH, the end of its RDATA), so
 	// a COOKIE option can be put in a copy; 0: the reply has no OPT.
 	optRdlen, optEnd int
-	queries          [2]prometheus.Counter // by Proto
-	duration         prometheus.Observer
+	// refresh: the reply holds signatures to be made anew from this Unix second; 0: none.
+	refresh  int64
+	queries  [2]prometheus.Counter // by Proto
+	duration prometheus.Observer
 }
 
 func newCache() *cache {

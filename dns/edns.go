@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dns/dnssec"
 )
 
 // edns checks the query's OPT record (RFC 6891) and puts ours on resp: our UDP size, the
@@ -29,6 +31,9 @@ func (s *snapshot) edns(m, resp *dns.Msg, proto Proto, src netip.Addr, ck *cooki
 	ours := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 	ours.SetUDPSize(s.ednsMax)
 	ours.SetDo(opt.Do())
+	if opt.Do() && opt.Hdr.Ttl&dnssec.FlagCO != 0 {
+		ours.Hdr.Ttl |= dnssec.FlagCO // we give compact answers NXDOMAIN when allowed (RFC 9824 §4)
+	}
 	resp.Extra = append(resp.Extra, ours)
 	switch {
 	case n > 1 || opt.Hdr.Name != ".":

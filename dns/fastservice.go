@@ -2,10 +2,12 @@ package dns
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/dns/dnssec"
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/dns/zone"
 )
@@ -23,11 +25,14 @@ type fastService struct {
 	rrtype   uint16
 	queries  [2]prometheus.Counter // by Proto
 	duration prometheus.Observer
+	// signer signs the zone (nil: unsigned); owner is the name's lower-case wire form.
+	signer *dnssec.Signer
+	owner  []byte
 }
 
 // fastServices indexes every service name that a zone lookup resolves straight to its service,
 // for A and AAAA, by the question's wire form.
-func fastServices(zs *zone.Set, services map[string]*service, m *metrics) map[string]*fastService {
+func fastServices(zs *zone.Set, services map[string]*service, signers map[*zone.Zone]*dnssec.Signer, m *metrics) map[string]*fastService {
 	out := map[string]*fastService{}
 	for name, svc := range services {
 		z := zs.Find(name)
@@ -57,6 +62,8 @@ func fastServices(zs *zone.Set, services map[string]*service, m *metrics) map[st
 					m.queries.WithLabelValues(z.Origin, qt, rc, TCP.String()),
 				},
 				duration: m.duration.WithLabelValues(z.Origin),
+				signer:   signers[z],
+				owner:    wire[:n:n],
 			}
 		}
 	}
@@ -93,18 +100,31 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, ck
 	if l := s.cookies.limitFor(ck); proto == UDP && l > 0 {
 		limit = min(limit, l) // too big without a cookie: the slow path sends it truncated
 	}
+	ttl := fs.svc.ttlFor(d.Decision)
+	var sigs *dnssec.Sigs
+	if fs.signer != nil && q.edns == ednsDO1 {
+		if sigs = fs.sign(d.Addrs, ttl); sigs == nil {
+			return nil // the slow path signs it (and says why it cannot)
+		}
+		for _, w := range sigs.Wire {
+			size += 2 + len(w)
+		}
+	}
 	if size+optLen > limit || size+optLen > cap(out) {
 		return nil
+	}
+	ancount := len(d.Addrs)
+	if sigs != nil {
+		ancount += len(sigs.Wire)
 	}
 	b := out[:0]
 	// Header: the query's ID, QR AA and the query's RD; CD copied; NOERROR.
 	b = append(b, req[0], req[1], byte(flagQR>>8)|0x04|req[2]&byte(flagRD>>8), req[3]&byte(flagCD),
-		0, 1, byte(len(d.Addrs)>>8), byte(len(d.Addrs)), 0, 0, 0, 0)
+		0, 1, byte(ancount>>8), byte(ancount), 0, 0, 0, 0)
 	if optLen > 0 {
 		b[11] = 1
 	}
 	b = append(b, req[headerLen:q.nameEnd+4]...) // the question as asked (letter case kept)
-	ttl := fs.svc.ttlFor(d.Decision)
 	for _, a := range d.Addrs {
 		// Owner: a pointer to the question name at offset 12.
 		b = append(b, 0xC0, headerLen, byte(fs.rrtype>>8), byte(fs.rrtype), 0, byte(dns.ClassINET),
@@ -115,6 +135,12 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, ck
 		} else {
 			a16 := a.As16()
 			b = append(b, a16[:]...)
+		}
+	}
+	if sigs != nil {
+		for _, w := range sigs.Wire {
+			b = append(b, 0xC0, headerLen)
+			b = append(b, w...)
 		}
 	}
 	if optLen > 0 {
@@ -136,4 +162,29 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, ck
 	fs.svc.decisions[d.Outcome].Inc()
 	fs.svc.count(&d.Decision)
 	return b
+}
+
+// sign returns the signatures of the answer addrs with ttl, cached per distinct address set, or
+// nil when they cannot be made.
+func (fs *fastService) sign(addrs []netip.Addr, ttl uint32) *dnssec.Sigs {
+	now := time.Now()
+	var scratch [512]byte
+	key := dnssec.AppendAddrKey(scratch[:0], fs.owner, fs.rrtype, ttl, addrs)
+	if sigs := fs.signer.Cached(key, now.Unix()); sigs != nil {
+		return sigs
+	}
+	rrset := make([]dns.RR, len(addrs))
+	for i, a := range addrs {
+		hdr := dns.RR_Header{Name: fs.svc.name, Rrtype: fs.rrtype, Class: dns.ClassINET, Ttl: ttl}
+		if fs.rrtype == dns.TypeA {
+			rrset[i] = &dns.A{Hdr: hdr, A: a.AsSlice()}
+		} else {
+			rrset[i] = &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()}
+		}
+	}
+	sigs, err := fs.signer.SignAs(key, rrset, now)
+	if err != nil {
+		return nil
+	}
+	return sigs
 }

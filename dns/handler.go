@@ -16,6 +16,7 @@ import (
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns/cookie"
+	"github.com/meridian-gslb/meridian/dns/dnssec"
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/dns/rrl"
 	"github.com/meridian-gslb/meridian/dns/zone"
@@ -42,6 +43,7 @@ type Handler struct {
 	snap    atomic.Pointer[snapshot]
 	log     *slog.Logger
 	metrics *metrics
+	signing *dnssec.Metrics
 
 	mu     sync.Mutex // serialises Reload
 	health HealthSource
@@ -77,12 +79,13 @@ type snapshot struct {
 	fastServices map[string]*fastService
 	health       HealthSource // nil: every endpoint Unknown (no monitors)
 	geo          Locator
-	nets         *nets           // [geo] nets: networks the operator placed in regions
-	latency      *rttSource      // nil: no latency table and no proxy feedback
-	load         policy.LoadView // the proxies' in-flight reports; nil without feedback
-	keepalive    *atomic.Int64   // the handler's tcpIdle: the EDNS TCP keepalive we send
-	cookies      *cookies        // nil: DNS cookies off
-	rrl          *rrl.Limiter    // nil: no response rate limiting
+	nets         *nets                         // [geo] nets: networks the operator placed in regions
+	latency      *rttSource                    // nil: no latency table and no proxy feedback
+	load         policy.LoadView               // the proxies' in-flight reports; nil without feedback
+	keepalive    *atomic.Int64                 // the handler's tcpIdle: the EDNS TCP keepalive we send
+	cookies      *cookies                      // nil: DNS cookies off
+	rrl          *rrl.Limiter                  // nil: no response rate limiting
+	signers      map[*zone.Zone]*dnssec.Signer // the signed zones
 }
 
 // Option configures a Handler.
@@ -107,6 +110,7 @@ func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer,
 		o(h)
 	}
 	h.metrics = newMetrics(reg, func() float64 { return float64(h.snap.Load().cache.len()) })
+	h.signing = dnssec.NewMetrics(reg)
 	reg.MustRegister(endpointUp{h}, fullEndpoints{h})
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
@@ -143,6 +147,10 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 	zs, err := zone.New(cfg.Zones)
 	if err != nil {
 		return nil, fmt.Errorf("build zones: %w", err)
+	}
+	signed, err := signers(cfg, zs, h.signing)
+	if err != nil {
+		return nil, fmt.Errorf("dnssec: %w", err)
 	}
 	services, overrides, err := buildServices(cfg, h.metrics)
 	if err != nil {
@@ -196,11 +204,12 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 		keepalive: &h.tcpIdle,
 		cookies:   ck,
 		rrl:       limiter,
+		signers:   signed,
 	}
 	if h.measured != nil {
 		p.s.load = h.measured
 	}
-	p.s.fastServices = fastServices(zs, services, h.metrics)
+	p.s.fastServices = fastServices(zs, services, signed, h.metrics)
 	if db != nil {
 		p.s.geo = db
 	}
@@ -290,8 +299,8 @@ func (h *Handler) WatchGeo(ctx context.Context) {
 func (s *snapshot) respondCached(out, req []byte, q *query, ck *cookieState, proto Proto, src netip.Addr) []byte {
 	start := time.Now()
 	e := s.cache.get(q.key())
-	if e == nil {
-		return nil
+	if e == nil || e.refresh != 0 && start.Unix() >= e.refresh {
+		return nil // none, or its signatures are due to be made anew: the slow path replaces it
 	}
 	size := len(e.wire)
 	if ck.present {

@@ -126,8 +126,11 @@ func parseFast(b []byte, q *query) bool {
 		}
 		q.udpSize = u16(b[off+3:])
 		q.edns = ednsDO0
-		if u16(b[off+7:])&flagDO != 0 {
+		switch flags := u16(b[off+7:]); {
+		case flags == flagDO:
 			q.edns = ednsDO1
+		case flags != 0:
+			return false // another flag (such as CO, RFC 9824) can change the reply
 		}
 		off += 11 + rdlen
 	}

@@ -39,6 +39,10 @@ commands:
                     validate FILE here and store it as the config every node of the cluster serves
   cluster [-api URL]
                     list the cluster's nodes, the config revision each serves, their heartbeats
+  dnssec keygen [-c FILE] [-role csk|ksk|zsk] [-algorithm ecdsap256sha256|ed25519] ZONE
+                    make a signing key for ZONE beside the config; prints its path
+  dnssec ds -c FILE ZONE
+                    print the DS records of ZONE's key-signing keys, for the parent zone
   proxy -c FILE [-node URL]
                     run only the config's proxy listeners (no DNS); health from that node's
                     endpoint states and overrides, or from running the monitors here
@@ -75,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return configCmd(args[1:], stdout, stderr)
 	case "cluster":
 		return clusterCmd(args[1:], stdout, stderr)
+	case "dnssec":
+		return dnssecCmd(args[1:], stdout, stderr)
 	case "probe":
 		return probe(ctx, args[1:], stderr)
 	case "proxy":

@@ -1,6 +1,8 @@
 package zone
 
 import (
+	"slices"
+
 	"github.com/miekg/dns"
 
 	"github.com/meridian-gslb/meridian/config"
@@ -24,7 +26,10 @@ func (k Kind) String() string {
 // Result is the sections of an answer. The RRs are shared with the zone: callers copy before
 // changing one.
 type Result struct {
-	Kind              Kind
+	Kind Kind
+	// Name is the name the lookup ended at: qname, or the last in-zone CNAME target followed.
+	// A negative answer denies Name.
+	Name              string
 	Answer, Ns, Extra []dns.RR
 	// Service is set with Kind Service: the caller asks its policy for the addresses, owned by
 	// Service.Name, and answers NODATA (NegativeSOA) when the policy finds none.
@@ -39,7 +44,7 @@ func (z *Zone) Lookup(qname string, qtype uint16) Result {
 	var res Result
 	for range maxChain {
 		r, target := z.lookupOne(qname, qtype)
-		res.Kind, res.Ns, res.Extra, res.Service = r.Kind, r.Ns, r.Extra, r.Service
+		res.Kind, res.Ns, res.Extra, res.Service, res.Name = r.Kind, r.Ns, r.Extra, r.Service, qname
 		res.Answer = append(res.Answer, r.Answer...)
 		if target == "" || !dns.IsSubDomain(z.Origin, target) {
 			break
@@ -161,6 +166,45 @@ func (z *Zone) addresses(name string) []dns.RR {
 	out := append([]dns.RR(nil), n.rrsets[dns.TypeA]...)
 	return append(out, n.rrsets[dns.TypeAAAA]...)
 }
+
+// Types returns the record types at name, in ascending order, and whether name exists in the
+// zone: a node (an empty non-terminal included) or a name a wildcard synthesises. A service
+// has A and AAAA. This is what a compact denial's NSEC bitmap lists (RFC 9824).
+func (z *Zone) Types(name string) ([]uint16, bool) {
+	n := z.nodes[name]
+	if n == nil {
+		w := z.wildcard(name)
+		if w == "" {
+			return nil, false
+		}
+		n = z.nodes[w]
+	}
+	types := n.types
+	if n.service != nil {
+		types = append(slices.Clone(types), dns.TypeA, dns.TypeAAAA)
+		slices.Sort(types)
+		types = slices.Compact(types)
+	}
+	return types, true
+}
+
+// Publish adds rrs (one RRset, such as the DNSKEY RRset, owned by the apex) to the zone. Only
+// while the zone is being built, before it serves a query.
+func (z *Zone) Publish(rrs []dns.RR) {
+	for _, rr := range rrs {
+		z.add(rr)
+	}
+	n := z.nodes[z.Origin]
+	n.types = n.types[:0]
+	for t := range n.rrsets {
+		n.types = append(n.types, t)
+	}
+	slices.Sort(n.types)
+}
+
+// NegativeTTL is the TTL of negative answers: min(SOA TTL, MINIMUM), RFC 2308 §3 (and of a
+// compact denial's NSEC, RFC 9077).
+func (z *Zone) NegativeTTL() uint32 { return z.negTTL }
 
 // NegativeSOA is the SOA for a negative answer's authority section, with the RFC 2308 TTL.
 func (z *Zone) NegativeSOA() dns.RR { return z.negativeSOA() }
