@@ -18,15 +18,23 @@ import (
 // delegationVars fill testdata/delegation-child.toml.tmpl.
 type delegationVars struct {
 	ports
-	Node, Addr, Secret string
-	Backends           []string
+	Node, Addr, Secret, Key string
+	Backends                []string
+}
+
+// delegationParent fills testdata/delegation-parent.toml.tmpl: the parent's key, and the DS
+// record data of the child's.
+type delegationParent struct {
+	ports
+	Key, DS string
 }
 
 // TestDelegationThroughUnbound is the whole path as a user lives it: a parent zone (a third
 // Meridian) delegates gslb.example.test with glue to ns1 (127.0.0.2) and ns2 (127.0.0.3), which
 // serve one config and hear three remote probers; a real unbound resolver is pointed at the
-// parent (stub-zone) and forwards EDNS Client Subnet. Through unbound: the client's region is
-// answered, an ECS subnet elsewhere gets its own region, a killed region leaves the answers
+// parent (stub-zone) and forwards EDNS Client Subnet. Both zones are DNSSEC-signed (the parent
+// publishes the child's DS) and unbound validates from the parent's trust anchor: every answer
+// below must carry the AD bit. Through unbound: the client's region is answered, an ECS subnet elsewhere gets its own region, a killed region leaves the answers
 // within the computed failover bound (plus a margin for the probers' reports) and comes back
 // when restored, and resolution survives ns1 being killed.
 func TestDelegationThroughUnbound(t *testing.T) {
@@ -47,12 +55,20 @@ func TestDelegationThroughUnbound(t *testing.T) {
 		addrs = append(addrs, b.addr)
 	}
 
+	// The keys: one for the child (both nodes sign with it), one for the parent.
+	kdir := filepath.Join(root, "keys")
+	mkdir(t, kdir)
+	childKey := dnssecKeygen(t, kdir, "gslb.example.test")
+	childDS := strings.Fields(dnssecDS(t, "gslb.example.test", "-key", childKey))
+
 	// The parent zone, on a free port of 127.0.0.4.
 	pp := freePorts(t)
 	pp.DNSHost = "127.0.0.4"
 	pdir := filepath.Join(root, "parent")
 	mkdir(t, pdir)
-	startNode(t, pdir, pp, "serve", "-c", writeConfig(t, pdir, "delegation-parent.toml.tmpl", pp))
+	pv := delegationParent{ports: pp, Key: dnssecKeygen(t, kdir, "example.test"), DS: strings.Join(childDS[4:], " ")}
+	pconf := writeConfig(t, pdir, "delegation-parent.toml.tmpl", pv)
+	startNode(t, pdir, pp, "serve", "-c", pconf)
 
 	// ns1 and ns2 on port 53 of their own loopback addresses: a resolver follows a referral's
 	// glue to port 53 only.
@@ -63,7 +79,7 @@ func TestDelegationThroughUnbound(t *testing.T) {
 		p.DNS, p.DNSHost = 53, addr
 		dir := filepath.Join(root, fmt.Sprint("ns", i+1))
 		mkdir(t, dir)
-		v := delegationVars{ports: p, Node: fmt.Sprint("ns", i+1), Addr: addr, Secret: secret, Backends: addrs}
+		v := delegationVars{ports: p, Node: fmt.Sprint("ns", i+1), Addr: addr, Secret: secret, Key: childKey, Backends: addrs}
 		nodes = append(nodes, startNode(t, dir, p, "serve", "-c", writeConfig(t, dir, "delegation-child.toml.tmpl", v)))
 		nodeURLs = append(nodeURLs, fmt.Sprintf("http://127.0.0.1:%d", p.HTTP))
 	}
@@ -71,13 +87,16 @@ func TestDelegationThroughUnbound(t *testing.T) {
 		startProber(t, name, secret, nodeURLs...)
 	}
 
-	res := startUnbound(t, unbound, root, pp.DNS)
-	resolve := func(args ...string) (answer []string, err error) {
+	res := startUnbound(t, unbound, root, pp.DNS, dnssecDS(t, "example.test", "-c", pconf))
+	digVia := func(name, qtype string, args ...string) (digResult, []byte, error) {
 		out, err := exec.Command("dig", append([]string{"@127.0.0.5", "-p", fmt.Sprint(res), "+time=3", "+tries=2",
-			"www.gslb.example.test", "A"}, args...)...).CombinedOutput()
-		r := parseDig(string(out))
-		if err != nil || r.status != "NOERROR" {
-			return nil, fmt.Errorf("dig via unbound: %v status %q\n%s", err, r.status, out)
+			"+dnssec", name, qtype}, args...)...).CombinedOutput()
+		return parseDig(string(out)), out, err
+	}
+	resolve := func(args ...string) (answer []string, err error) {
+		r, out, err := digVia("www.gslb.example.test", "A", args...)
+		if err != nil || r.status != "NOERROR" || !r.hasFlag("ad") {
+			return nil, fmt.Errorf("dig via unbound: %v status %q flags %v (want NOERROR, ad)\n%s", err, r.status, r.flags, out)
 		}
 		for _, rr := range r.answer {
 			if f := strings.Fields(rr); len(f) == 5 && f[3] == "A" {
@@ -109,6 +128,13 @@ func TestDelegationThroughUnbound(t *testing.T) {
 		waitUntilUp(t, u, "eu/127.0.1.1", "eu/127.0.1.2", "us/127.0.2.1")
 	}
 	waitAnswer("a loopback client (region eu)", eu, 10*time.Second)
+	// Validated too: a static name, a missing name (compact denial: NOERROR, NSEC with NXNAME) and
+	// a NODATA.
+	for _, q := range [][2]string{{"ns1.gslb.example.test", "A"}, {"nope.gslb.example.test", "A"}, {"ns1.gslb.example.test", "MX"}} {
+		if r, out, err := digVia(q[0], q[1]); err != nil || r.status != "NOERROR" || !r.hasFlag("ad") {
+			t.Errorf("%s %s through unbound: %v status %s flags %v, want NOERROR with ad\n%s", q[0], q[1], err, r.status, r.flags, out)
+		}
+	}
 	waitAnswer("ECS 198.51.100.0/24 (region us), forwarded by unbound", us, 5*time.Second, "+subnet=198.51.100.0/24")
 	bound := failoverBound(t, nodeURLs[0], "www.gslb.example.test.")
 	// unbound keeps time in whole seconds, so a cached answer can live up to a second past its
@@ -165,9 +191,9 @@ func mkdir(t *testing.T, dir string) {
 }
 
 // startUnbound runs unbound on 127.0.0.5 (a free port), resolving example.test through the
-// parent on 127.0.0.4:parentPort, with EDNS Client Subnet sent to ns1 and ns2. It returns the
-// port once unbound answers.
-func startUnbound(t *testing.T, bin, root string, parentPort int) int {
+// parent on 127.0.0.4:parentPort, with EDNS Client Subnet sent to ns1 and ns2, validating DNSSEC
+// from anchor (the parent's DS record). It returns the port once unbound answers.
+func startUnbound(t *testing.T, bin, root string, parentPort int, anchor string) int {
 	t.Helper()
 	dir := filepath.Join(root, "unbound")
 	mkdir(t, dir)
@@ -189,7 +215,9 @@ func startUnbound(t *testing.T, bin, root string, parentPort int) int {
 	do-not-query-localhost: no
 	do-ip6: no
 	local-zone: "test." nodefault
-	module-config: "subnetcache iterator"
+	module-config: "subnetcache validator iterator"
+	trust-anchor: "%s"
+	val-log-level: 2
 	send-client-subnet: 127.0.0.2
 	send-client-subnet: 127.0.0.3
 	client-subnet-always-forward: yes
@@ -202,7 +230,7 @@ remote-control:
 stub-zone:
 	name: "example.test"
 	stub-addr: 127.0.0.4@%d
-`, port, dir, filepath.Join(dir, "unbound.pid"), parentPort)
+`, port, dir, filepath.Join(dir, "unbound.pid"), anchor, parentPort)
 	path := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

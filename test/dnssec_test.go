@@ -23,14 +23,7 @@ func TestDNSSECThroughUnbound(t *testing.T) {
 		t.Fatal("unbound is not installed: apt-get install unbound (bash .ci/run does it)")
 	}
 	root := t.TempDir()
-	keygen := func(dir, zone string) string {
-		t.Helper()
-		out, err := exec.Command(bin, "dnssec", "keygen", "-dir", dir, zone).Output()
-		if err != nil {
-			t.Fatalf("dnssec keygen %s: %v", zone, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	keygen := func(dir, zone string) string { return dnssecKeygen(t, dir, zone) }
 	write := func(path, text string) {
 		t.Helper()
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -73,14 +66,7 @@ keys = [%q]
 	cconf := filepath.Join(cdir, "meridian.toml")
 	write(cconf, childConf(childKey))
 	child := startNode(t, cdir, cp, "serve", "-c", cconf)
-	ds, err := exec.Command(bin, "dnssec", "ds", "-c", cconf, "gslb.example.test").Output()
-	if err != nil {
-		t.Fatalf("dnssec ds: %v", err)
-	}
-	f := strings.Fields(string(ds)) // gslb.example.test. 3600 IN DS tag alg digesttype digest
-	if len(f) != 8 || f[3] != "DS" {
-		t.Fatalf("dnssec ds printed %q", ds)
-	}
+	f := strings.Fields(dnssecDS(t, "gslb.example.test", "-c", cconf))
 	parentKey := keygen(pdir, "example.test")
 	pp := freePorts(t)
 	pp.DNSHost = "127.0.0.7"
@@ -112,11 +98,7 @@ data = "127.0.0.6"
 keys = [%q]
 `, pp.DNS, pp.HTTP, strings.Join(f[4:], " "), parentKey))
 	startNode(t, pdir, pp, "serve", "-c", pconf)
-	pds, err := exec.Command(bin, "dnssec", "ds", "-c", pconf, "example.test").Output()
-	if err != nil {
-		t.Fatalf("dnssec ds parent: %v", err)
-	}
-	anchor := strings.Join(strings.Fields(string(pds)), " ")
+	anchor := dnssecDS(t, "example.test", "-c", pconf)
 
 	res := startValidator(t, unbound, filepath.Join(root, "unbound1"), pp.DNS, anchor)
 	query := func(port int, name, qtype string) digResult {
@@ -165,6 +147,32 @@ keys = [%q]
 	if r := query(res2, "www.gslb.example.test", "A"); r.status != "SERVFAIL" {
 		t.Errorf("with the child's key swapped, unbound answered %s, want SERVFAIL", r.status)
 	}
+}
+
+// dnssecKeygen makes a key for zone in dir with `meridian dnssec keygen` and returns its base path.
+func dnssecKeygen(t *testing.T, dir, zone string) string {
+	t.Helper()
+	out, err := exec.Command(bin, "dnssec", "keygen", "-dir", dir, zone).Output()
+	if err != nil {
+		t.Fatalf("dnssec keygen %s: %v", zone, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// dnssecDS is the DS record `meridian dnssec ds ARGS... ZONE` prints, on one line with single
+// spaces ("zone. 3600 IN DS tag alg digesttype digest"): a record for the parent, or unbound's
+// trust-anchor.
+func dnssecDS(t *testing.T, zone string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, append(append([]string{"dnssec", "ds"}, args...), zone)...).Output()
+	if err != nil {
+		t.Fatalf("dnssec ds %s: %v", zone, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 8 || f[3] != "DS" {
+		t.Fatalf("dnssec ds %s printed %q", zone, out)
+	}
+	return strings.Join(f, " ")
 }
 
 func mustRead(t *testing.T, path string) string {
