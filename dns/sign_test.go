@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 	"github.com/meridian-gslb/meridian/dns/dnssec"
 )
 
-// signedGSLB is the GSLB fixture with gslb.test signed by a fresh CSK.
-func signedGSLB(t testing.TB) (*Handler, *mdns.DNSKEY) {
+// signedGSLB is the GSLB fixture with gslb.test signed by a fresh CSK, plus any extra TOML.
+func signedGSLB(t testing.TB, extra ...string) (*Handler, *mdns.DNSKEY) {
 	t.Helper()
 	path := writeGSLB(t)
 	base, key, err := dnssec.Generate(t.TempDir(), "gslb.test", mdns.ECDSAP256SHA256, dnssec.FlagsKSK, 3600)
@@ -26,6 +27,9 @@ func signedGSLB(t testing.TB) (*Handler, *mdns.DNSKEY) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(f, "\n[zones.\"gslb.test\".dnssec]\nkeys = [%q]\n", base)
+	for _, x := range extra {
+		fmt.Fprintln(f, x)
+	}
 	f.Close()
 	return newGSLBHandler(t, path), key
 }
@@ -122,6 +126,49 @@ func TestSignedDenials(t *testing.T) {
 		}
 		if n := verifyAll(t, key, r.Ns); n != 2 {
 			t.Errorf("%s: %d signed RRsets in authority, want 2 (SOA, NSEC)", tc.name, n)
+		}
+	}
+}
+
+// TestSignedTruncation: an RRset that fits the client's UDP size unsigned but not with its RRSIG
+// is sent TC with no answer (never an RRset without its signature, nor a signature without its
+// RRset); with a bigger buffer, or over TCP, it comes whole and signed.
+func TestSignedTruncation(t *testing.T) {
+	var recs strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&recs, "[[zones.\"gslb.test\".records]]\nname = \"txt\"\ntype = \"TXT\"\ndata = \"%d%s\"\n", i, strings.Repeat("x", 110))
+	}
+	h, key := signedGSLB(t, recs.String())
+	src := netip.MustParseAddrPort("127.0.0.1:5300")
+	ask := func(do bool, size uint16, proto Proto) *mdns.Msg {
+		t.Helper()
+		m := new(mdns.Msg)
+		m.SetQuestion("txt.gslb.test.", mdns.TypeTXT)
+		m.SetEdns0(size, do)
+		wire, _ := m.Pack()
+		var r mdns.Msg
+		out := h.Respond(make([]byte, 65535), wire, proto, src)
+		if proto == UDP && len(out) > int(size) {
+			t.Errorf("do=%v size %d: a %d-byte reply over UDP", do, size, len(out))
+		}
+		if err := r.Unpack(out); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	if r := ask(false, 512, UDP); r.Truncated || countType(r.Answer, mdns.TypeTXT) != 3 {
+		t.Fatalf("unsigned in 512 bytes: TC %v, %d TXT; the test's records should fit unsigned", r.Truncated, countType(r.Answer, mdns.TypeTXT))
+	}
+	if r := ask(true, 512, UDP); !r.Truncated || len(r.Answer) != 0 || len(r.Ns) != 0 {
+		t.Errorf("signed in 512 bytes: TC %v with %d answers, %d authority; want TC and none:\n%v", r.Truncated, len(r.Answer), len(r.Ns), r)
+	}
+	for _, tc := range []struct {
+		size  uint16
+		proto Proto
+	}{{1232, UDP}, {512, TCP}} {
+		r := ask(true, tc.size, tc.proto)
+		if r.Truncated || countType(r.Answer, mdns.TypeTXT) != 3 || verifyAll(t, key, r.Answer) != 1 {
+			t.Errorf("signed, %d bytes over %s: TC %v, %d TXT; want all three and their RRSIG:\n%v", tc.size, tc.proto, r.Truncated, countType(r.Answer, mdns.TypeTXT), r)
 		}
 	}
 }
