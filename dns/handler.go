@@ -148,7 +148,11 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build zones: %w", err)
 	}
-	signed, err := signers(cfg, zs, h.signing)
+	var running map[*zone.Zone]*dnssec.Signer
+	if s := h.snap.Load(); s != nil {
+		running = s.signers
+	}
+	signed, err := signers(cfg, zs, h.signing, running)
 	if err != nil {
 		return nil, fmt.Errorf("dnssec: %w", err)
 	}

@@ -20,8 +20,13 @@ type secure struct{ do, co bool }
 
 // signers reads every signed zone's keys and makes its signer, publishing its DNSKEY RRset in
 // the zone. The config has read the keys once already (config.decodeDNSSEC), so an error here
-// means a file changed in between.
-func signers(cfg *config.Config, zs *zone.Set, m *dnssec.Metrics) (map[*zone.Zone]*dnssec.Signer, error) {
+// means a file changed in between. A signer of running (the serving snapshot's) that would sign
+// the same way is kept, with its cache, so a reload does not sign every RRset again.
+func signers(cfg *config.Config, zs *zone.Set, m *dnssec.Metrics, running map[*zone.Zone]*dnssec.Signer) (map[*zone.Zone]*dnssec.Signer, error) {
+	byOrigin := map[string]*dnssec.Signer{}
+	for _, sg := range running {
+		byOrigin[sg.Zone()] = sg
+	}
 	out := map[*zone.Zone]*dnssec.Signer{}
 	for _, c := range cfg.Zones {
 		if c.DNSSEC == nil {
@@ -51,6 +56,9 @@ func signers(cfg *config.Config, zs *zone.Set, m *dnssec.Metrics) (map[*zone.Zon
 		}, m)
 		if err != nil {
 			return nil, err
+		}
+		if prev := byOrigin[sg.Zone()]; sg.SameAs(prev) {
+			sg = prev
 		}
 		z := zs.Find(c.Origin)
 		z.Publish(sg.DNSKEY())

@@ -11,6 +11,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns/dnssec"
 )
 
@@ -230,5 +231,55 @@ func BenchmarkRespondSigned(b *testing.B) {
 				h.Respond(out, q, UDP, src)
 			}
 		})
+	}
+}
+
+// TestReloadKeepsSigner: a reload with the same keys and options keeps the running signer and its
+// cached signatures; a new key makes a new signer.
+func TestReloadKeepsSigner(t *testing.T) {
+	path := writeGSLB(t)
+	orig, _ := os.ReadFile(path)
+	dir := t.TempDir()
+	sign := func() {
+		t.Helper()
+		base, _, err := dnssec.Generate(dir, "gslb.test", mdns.ECDSAP256SHA256, dnssec.FlagsKSK, 3600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := fmt.Sprintf("%s\n[zones.\"gslb.test\".dnssec]\nkeys = [%q]\n", orig, base)
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signer := func(h *Handler) *dnssec.Signer {
+		for _, sg := range h.snap.Load().signers {
+			if sg.Zone() == "gslb.test." {
+				return sg
+			}
+		}
+		t.Fatal("gslb.test has no signer")
+		return nil
+	}
+	reload := func(h *Handler) {
+		t.Helper()
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign()
+	h := newGSLBHandler(t, path)
+	first := signer(h)
+	reload(h)
+	if signer(h) != first {
+		t.Error("a reload with the same keys made a new signer (its cache is lost)")
+	}
+	sign()
+	reload(h)
+	if signer(h) == first {
+		t.Error("a reload with a new key kept the old signer")
 	}
 }

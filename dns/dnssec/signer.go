@@ -159,6 +159,23 @@ func New(zone string, keys, published []*Key, dnskeyTTL uint32, o Options, m *Me
 	return s, nil
 }
 
+// SameAs reports whether o signs exactly as s does: the same zone, the same signing keys in the
+// same roles, the same published DNSKEY RRset and options. A reload keeps the running signer
+// (and its cache of signatures) when the new one would be the same.
+func (s *Signer) SameAs(o *Signer) bool {
+	if s == nil || o == nil {
+		return s == o
+	}
+	sameKeys := func(a, b []*Key) bool {
+		return slices.EqualFunc(a, b, func(x, y *Key) bool { return x.DNSKEY.String() == y.DNSKEY.String() })
+	}
+	sameRRs := func(a, b []dns.RR) bool {
+		return slices.EqualFunc(a, b, func(x, y dns.RR) bool { return x.String() == y.String() })
+	}
+	return s.zone == o.zone && s.opts == o.opts && sameKeys(s.zsks, o.zsks) && sameKeys(s.ksks, o.ksks) &&
+		sameRRs(s.dnskey, o.dnskey)
+}
+
 // Zone is the signer's zone apex.
 func (s *Signer) Zone() string { return s.zone }
 
