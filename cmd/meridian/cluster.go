@@ -25,7 +25,7 @@ func register(args []string, stdout, stderr io.Writer) error {
 	ttl := fs.Duration("ttl", 0, "hold the registration this long unless it is registered again (renewed); 0: until deregistered")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "usage: meridian register [-api URL] -token-file FILE [-weight W] [-ttl 30s] POOL ADDRESS")
@@ -65,7 +65,7 @@ func deregister(args []string, stdout, stderr io.Writer) error {
 	force := fs.Bool("force", false, "remove it even if the pool falls below its min_healthy")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "usage: meridian deregister [-api URL] -token-file FILE [-force] POOL ADDRESS")
@@ -105,7 +105,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 	allow := fs.Bool("allow-zone-loss", false, "accept a config that drops every zone, or more than half of them")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if *path == "" || len(pos) > 0 {
 		fmt.Fprintln(stderr, "usage: meridian config push [-api URL] -token-file FILE [-allow-zone-loss] -c FILE")
@@ -189,7 +189,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	apiURL := fs.String("api", defaultAPI, "the node's HTTP address")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintln(stderr, "usage: meridian cluster [-api URL]")

@@ -47,7 +47,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	})
 	if err := fs.Parse(args); err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 || len(clients) == 0 {
 		fs.Usage()

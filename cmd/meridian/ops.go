@@ -75,7 +75,7 @@ func status(args []string, stdout, stderr io.Writer) error {
 	apiURL := fs.String("api", defaultAPI, "the node's HTTP address")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintln(stderr, "usage: meridian status [-api URL]")
@@ -141,7 +141,7 @@ func override(cmd string, args []string, stdout, stderr io.Writer) error {
 	why := fs.String("why", "", "the reason, recorded with the override")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "usage: meridian %s [-api URL] [-token-file FILE] [-why TEXT] ENDPOINT\n", cmd)

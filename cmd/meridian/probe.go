@@ -38,7 +38,7 @@ func probe(ctx context.Context, args []string, stderr io.Writer) error {
 	replan := fs.Duration("replan", 30*time.Second, "how often to fetch the plan again")
 	flush := fs.Duration("flush", peer.DefaultFlushInterval, "how often to send observations to the nodes")
 	if err := fs.Parse(args); err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if *name == "" || len(nodes) == 0 || *secretFile == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: meridian probe -name NAME -node URL [-node URL ...] -secret-file FILE [-log-level LEVEL]")

@@ -25,7 +25,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	every := fs.Duration("feedback", measure.DefaultInterval, "how often to send feedback to the node")
 	procs := fs.Int("procs", 0, "Go scheduler slots (GOMAXPROCS) for the proxy, besides one per tcp event loop; 0: one per CPU. 1 gives the lowest tail latency on a busy box, like HAProxy's nbthread 1")
 	if err := fs.Parse(args); err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if *procs < 0 {
 		return fmt.Errorf("-procs %d: want 0 (one per CPU) or more", *procs)

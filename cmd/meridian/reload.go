@@ -16,7 +16,7 @@ func reload(args []string, stdout, stderr io.Writer) error {
 	allow := fs.Bool("allow-zone-loss", false, "accept a config that drops every zone, or more than half of them")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintln(stderr, "usage: meridian reload [-api URL] -token-file FILE [-allow-zone-loss]")

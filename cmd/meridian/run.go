@@ -111,7 +111,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "config file to validate (required)")
 	if err := fs.Parse(args); err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	if *path == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: meridian check -c FILE")

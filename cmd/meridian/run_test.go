@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,5 +74,23 @@ func TestSampleName(t *testing.T) {
 	}
 	if got := sampleName(&config.Config{}); got != "" {
 		t.Errorf("sampleName of an empty config = %q, want empty", got)
+	}
+}
+
+// TestHelpIsNotAnError: `meridian CMD -h` prints CMD's flags and exits 0; a bad flag still fails.
+func TestHelpIsNotAnError(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"check"}, {"explain"}, {"status"}, {"drain"}, {"undrain"},
+		{"force-down"}, {"force-up"}, {"reload"}, {"register"}, {"deregister"}, {"config", "push"},
+		{"cluster"}, {"dnssec", "keygen"}, {"dnssec", "ds"}, {"probe"}, {"proxy"}} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), append(slices.Clone(cmd), "-h"), &stdout, &stderr); err != nil {
+			t.Errorf("%v -h: %v, want no error", cmd, err)
+		}
+		if !strings.Contains(stderr.String(), "-") {
+			t.Errorf("%v -h printed no flags: %q", cmd, stderr.String())
+		}
+		if err := run(context.Background(), append(slices.Clone(cmd), "-no-such-flag"), &stdout, &stderr); err == nil {
+			t.Errorf("%v -no-such-flag: no error", cmd)
+		}
 	}
 }

@@ -17,7 +17,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	path := fs.String("c", "", "config file (default: the embedded demo config)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return errQuiet
+		return flagErr(err)
 	}
 	log, err := newLogger(*level, stderr)
 	if err != nil {
