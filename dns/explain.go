@@ -76,6 +76,14 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 
 func describeLocation(ex decision) string {
 	l := ex.loc
+	if r := ex.client.Loc.Region; r != "" {
+		// decideFor sets the region only for a network the operator placed.
+		s := fmt.Sprintf("placed in region %s by [geo.nets] %q", r, l.Prefix.String())
+		if l.HasCoords {
+			s += fmt.Sprintf(" (the region's coordinates %.2f,%.2f)", l.Lat, l.Lon)
+		}
+		return s
+	}
 	if !l.Found() {
 		return "not in the geo databases"
 	}

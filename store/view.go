@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -89,6 +90,58 @@ func (v *View) Since(target string) time.Time {
 		return e.ts.Since
 	}
 	return time.Time{}
+}
+
+// Evidence says why target is in its state, for explain: since when and the cause, an
+// override and who set it, and each prober's latest report ("p1 (eu) down 0.4s ago: connection
+// refused"). Empty for a target never seen.
+func (v *View) Evidence(target string) string {
+	if v == nil || v.targets[target] == nil {
+		return ""
+	}
+	ts := v.targets[target].ts
+	ago := func(t time.Time) string { return v.at.Sub(t).Round(100*time.Millisecond).String() + " ago" }
+	var parts []string
+	if !ts.Since.IsZero() {
+		s := "since " + ts.Since.UTC().Format(time.RFC3339) + " (" + ago(ts.Since) + ")"
+		if ts.Cause != "" {
+			s += ", " + ts.Cause
+		}
+		parts = append(parts, s)
+	}
+	if o := ts.Override; o.Kind != None {
+		s := o.Kind.String() + " by " + cmp.Or(o.Who, "an operator")
+		if o.Why != "" {
+			s += " (" + o.Why + ")"
+		}
+		parts = append(parts, s)
+	}
+	if len(ts.Reports) == 0 {
+		parts = append(parts, "no prober has reported")
+	}
+	for _, r := range ts.Reports {
+		s := r.Prober
+		if r.Region != "" {
+			s += " (" + r.Region + ")"
+		}
+		switch {
+		case r.Undecided:
+			s += " undecided"
+		case r.Up:
+			s += " up"
+		default:
+			s += " down"
+		}
+		s += " " + ago(r.At)
+		if !r.Fresh {
+			s += ", stale"
+		}
+		if r.Err != "" {
+			s += ": " + r.Err
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Ruled says whether target has a Rule: it is one of the current config's targets. Cheaper

@@ -57,7 +57,11 @@ func TestServicesAPI(t *testing.T) {
 		{"explain with live health", "/api/v1/explain?name=www.example.test&client=192.0.2.1", http.StatusOK, "",
 			[]string{"pool a: 1/1 serving", "outcome answer: 127.0.0.1; ttl 30s"}},
 		{"explain aaaa: the only ipv6 endpoint is down, fail open, degraded", "/api/v1/explain?name=www.example.test&type=AAAA&subnet=81.2.69.0/24", http.StatusOK, "",
-			[]string{"pool a: 0/1 serving", "fail open", "ttl 5s (degraded_ttl"}},
+			[]string{"pool a: 0/1 serving", "fail open", "ttl 5s (degraded_ttl",
+				// which endpoint, since when, and each prober's latest report
+				"not serving: a/2001:db8::1 down: since ", "n1 down 1s ago: connect: ", "n2 down 10s ago, stale: timeout"}},
+		{"explain: a network placed by [geo.nets] names the override and its region", "/api/v1/explain?name=www.example.test&client=198.51.100.9", http.StatusOK, "",
+			[]string{"placed in region us by [geo.nets]", "198.51.100.0/24", "the region's coordinates 39.00,-77.50"}},
 		{"explain needs a name", "/api/v1/explain?client=192.0.2.1", http.StatusBadRequest, "", []string{"name is required"}},
 		{"explain needs a client", "/api/v1/explain?name=www.example.test", http.StatusBadRequest, "", []string{"client or subnet is required"}},
 		{"explain: bad type", "/api/v1/explain?name=www.example.test&client=192.0.2.1&type=BOGUS", http.StatusBadRequest, "", []string{"not a record type"}},

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/meridian-gslb/meridian/health"
 )
@@ -163,6 +164,7 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 			if d.r.Explain {
 				d.stepf("pool %s: %d/%d serving (min %d) %s", p.Name, serving, rp.n, need,
 					eligible(serving >= need))
+				d.explainNotServing(p, c[start:])
 			}
 			if serving < need {
 				c = c[:start]
@@ -174,6 +176,32 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 		i = j
 	}
 	return c
+}
+
+// explainNotServing lists the endpoints of p (of the asked family) that are not among serving,
+// and why: the health state with the evidence behind it when the view has it (EvidenceView).
+func (d *decider) explainNotServing(p *Pool, serving []cand) {
+	ev, _ := d.r.Health.(EvidenceView)
+	for e := range p.Endpoints {
+		ep := &p.Endpoints[e]
+		if !usable(ep, d.r.Family) || slices.ContainsFunc(serving, func(c cand) bool { return c.ep == ep }) {
+			continue
+		}
+		st := health.Unknown
+		if d.r.Health != nil {
+			st = d.r.Health.State(ep.ID)
+		}
+		why := st.String()
+		if st.Serving() && ep.AwaitRise {
+			why += " (a registered endpoint serves once it has risen)"
+		}
+		if ev != nil {
+			if s := ev.Evidence(ep.ID); s != "" {
+				why += ": " + s
+			}
+		}
+		d.stepf("  not serving: %s %s", ep.ID, why)
+	}
 }
 
 // full reports whether the proxies say ep has p.MaxInFlight requests in flight or more: it

@@ -224,6 +224,7 @@ func TestDecideExplain(t *testing.T) {
 		"service www: IPv4, order geo, select weighted, answers 1, on_all_down=all",
 		"order geo: client EU/DE/DE-BE matched country DE → tiers [eu-web] [na-web 6556km] [ap-web 10256km]",
 		"pool eu-web: 1/2 serving (min 1) eligible",
+		"  not serving: eu-web/127.0.2.1 down",
 		"select weighted 1 of 1: 127.0.2.2 (eu-web)",
 	}
 	if !slices.Equal(d.Steps, want) {

@@ -103,6 +103,13 @@ type RTTExplainer interface {
 	ExplainRTT(c Client, region string) string
 }
 
+// EvidenceView says in words why an endpoint is in its state — since when, the cause, each
+// prober's latest report — for explain. *store.View is one.
+type EvidenceView interface {
+	HealthView
+	Evidence(endpointID string) string
+}
+
 // SinceView is a HealthView that also knows when an endpoint's state last changed: a decision
 // over an endpoint that changed within Request.Recently is Degraded.
 type SinceView interface {
