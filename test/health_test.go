@@ -142,8 +142,11 @@ func TestHealthFailover(t *testing.T) {
 
 	if _, m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", p.HTTP)); !strings.Contains(m, `meridian_health_target_up{target="a/127.0.1.2"} 0`) ||
 		!strings.Contains(m, `meridian_service_failover_bound_seconds{service="www.example.test."} 5.5`) ||
-		!strings.Contains(m, `meridian_health_endpoint_up{endpoint="127.0.1.2",pool="a",service="www.example.test."} 0`) {
-		t.Errorf("metrics lack the target state or the failover bound (0.2s × 2 + 0.1s + ttl 5s):\n%s", grepLines(m, "meridian_"))
+		!strings.Contains(m, `meridian_health_endpoint_up{endpoint="127.0.1.2",pool="a",service="www.example.test."} 0`) ||
+		!strings.Contains(m, `meridian_pool_endpoints{pool="a"} 2`) || !strings.Contains(m, `meridian_pool_serving_endpoints{pool="a"} 0`) ||
+		!strings.Contains(m, `meridian_pool_serving_endpoints{pool="b"} 1`) || !strings.Contains(m, `meridian_pool_min_healthy{pool="a"} 1`) ||
+		!strings.Contains(m, `meridian_service_all_pools_down{on_all_down="all",service="www.example.test."} 0`) {
+		t.Errorf("metrics lack the target state, the pools' counts or the failover bound (0.2s × 2 + 0.1s + ttl 5s):\n%s", grepLines(m, "meridian_"))
 	}
 
 	bs[0] = startBackend(t, bs[0].addr)
