@@ -26,13 +26,15 @@ test: geodata
 	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -race -count=1 ./...
 
 # Go micro-benchmarks, then dnsperf against Meridian and gdnsd side by side: a static name, then
-# a geo-steered name with ECS (gdnsd's geoip plugin, the same GeoLite2 database); then wrk against
+# a geo-steered name with ECS (gdnsd's geoip plugin, the same GeoLite2 database), then that name signed
+# with DNSSEC against unsigned and against PowerDNS 4.7 (LUA + online signing); then wrk against
 # Meridian's proxy and HAProxy, L7 and L4, in front of the same three nginx backends (-P 1: the
 # proxy at GOMAXPROCS 1, as HAProxy runs one thread); last, how fast a state change reaches DNS,
 # the proxies and the event stream (test/bench/propagation) and the demo's idle CPU.
 bench: bench-go geodata
 	bash test/bench/dns.sh -m static -C
 	bash test/bench/dns.sh -m geo -g $(GEODIR) -C
+	bash test/bench/dns.sh -m geo -g $(GEODIR) -D
 	bash test/bench/proxy.sh -r 3 -d 10 -c 64 -p / -P 1
 	bash test/bench/propagation/run.sh -n 200 -idle 30s -o /tmp/meridian-propagation
 

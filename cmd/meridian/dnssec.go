@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -77,6 +78,9 @@ func keygen(args []string, stdout, stderr io.Writer) error {
 		out = filepath.Dir(*cfgPath)
 	case out == "":
 		out = "."
+	}
+	if err := os.MkdirAll(out, 0o700); err != nil { // a keys directory: only its owner reads it
+		return fmt.Errorf("key directory: %w", err)
 	}
 	base, key, err := dnssec.Generate(out, zone, number, fl, uint32(*ttl))
 	if err != nil {

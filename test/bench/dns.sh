@@ -2,7 +2,7 @@
 # dns.sh - dnsperf against Meridian and gdnsd 3.x serving the same zone (example.test).
 #
 # Usage: bash test/bench/dns.sh [-m static|geo] [-s SECONDS] [-r ROUNDS] [-q QUERYFILE]
-#                               [-b MERIDIAN_BINARY] [-o OUTDIR] [-P "gdnsd meridian"] [-g GEODIR] [-C]
+#                               [-b MERIDIAN_BINARY] [-o OUTDIR] [-P "gdnsd meridian"] [-g GEODIR] [-C] [-D]
 #   -m  static (default): static.example.test, gdnsd/ and meridian-static.toml;
 #       geo: www.example.test steered by continent with ECS from many subnets, gdnsd's geoip plugin
 #       (gdnsd-geo/) and meridian-geo.toml on the same GeoLite2-City.mmdb, six HTTP backends on
@@ -21,19 +21,32 @@
 #       record, since dnsperf -B sends the packets as they are); the baseline meridian then runs with
 #       meridian-cookies-off.toml ([server.cookies] enabled = false, no RRL). Also prints the ratios
 #       meridian+crrl/meridian (the cost; goal cpu <= 1.10x) and meridian+crrl/gdnsd
+#   -D  the cost of DNSSEC (geo mode only; not with -C): adds meridian+dnssec on 127.0.0.1:5340
+#       (meridian-geo.toml plus meridian-dnssec.toml: example.test signed with an ECDSA P-256 key made by
+#       `meridian dnssec keygen` in the temp dir) and pdns+dnssec on 127.0.0.1:5330 (PowerDNS 4.7, pdns/:
+#       the LUA www record of ../shared/bench/dns/pdns, bind backend with a DNSSEC db, zone signed by
+#       `pdnsutil secure-zone`); every server gets the same queries with the DO bit set (the *.bin file
+#       rewritten, or dnsperf -D for a text file). Checks first that both signed servers answer
+#       www.example.test A with its RRSIG. Also prints the ratios meridian+dnssec/meridian (the cost;
+#       goal cpu <= 2.00x) and meridian+dnssec/pdns+dnssec (goal qps >= 5.00x). Naming meridian+dnssec
+#       or a pdns+ server in -P implies -D. Variants of pdns+dnssec run only when named in -P:
+#       pdns+dnssec-rt2 (5331: receiver-threads=2, reuseport=yes), pdns+dnssec-shared (5332:
+#       enable-lua-records=shared, one Lua state per thread instead of one per query)
 #
 # Method (same as ../shared/bench/dns): gdnsd on 127.0.0.1:5300, Meridian on 127.0.0.1:5310, each
 # warmed up for 2 s, then ROUNDS rounds alternating which server goes first of a max-QPS run
 # (dnsperf -c 4 -T 1 -q 100 -t 2, no -Q), recording the server's utime+stime from /proc/PID/stat;
 # then ROUNDS alternating rounds of one `dnsperf -v` run per server at the same offered rate (-Q = half
-# the lower of the two median max QPS) for p50/p99 (medians over the rounds). Prints per server the median qps, p99 and server CPU us per query,
-# and the ratios meridian/gdnsd (with -C also meridian+crrl/meridian and meridian+crrl/gdnsd). Loopback only; every run is time-bounded; only the processes
+# the lowest median max QPS) for p50/p99 (medians over the rounds). Prints per server the median qps, p99 and server CPU us per query,
+# and the ratios meridian/gdnsd (with -C also meridian+crrl/meridian and meridian+crrl/gdnsd, with -D
+# meridian+dnssec/meridian and meridian+dnssec/pdns+dnssec). Loopback only; every run is time-bounded; only the processes
 # started here are stopped, by PID. Exits non-zero if a server does not answer.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-MODE=static SECS=10 ROUNDS=3 QFILE="" BIN="" OUT="" SERVERS="gdnsd meridian" GEODIR=$ROOT/.cache/geoip CRRL=0
-declare -A PORT=([gdnsd]=5300 [meridian]=5310 [meridian+crrl]=5320) PID=() BPID=()
+MODE=static SECS=10 ROUNDS=3 QFILE="" BIN="" OUT="" SERVERS="gdnsd meridian" GEODIR=$ROOT/.cache/geoip CRRL=0 DNSSEC=0
+declare -A PORT=([gdnsd]=5300 [meridian]=5310 [meridian+crrl]=5320 [pdns+dnssec]=5330 [pdns+dnssec-rt2]=5331
+  [pdns+dnssec-shared]=5332 [meridian+dnssec]=5340) PID=() BPID=()
 HOST=127.0.0.1 LOAD_PID="" GEO_DB=""
 # -C: the client cookie dnsperf sends meridian+crrl (8 bytes, EDNS option 10). Its RRL rate per client network
 # and token is in meridian-crrl.toml (1000000, the most Meridian accepts): every reply is charged, but
@@ -43,10 +56,10 @@ CLIENT_COOKIE=c0de5eed2024abcd
 BACKENDS=(127.0.1.1 127.0.1.2 127.0.2.1 127.0.2.2 127.0.3.1 127.0.3.2) BACKEND_PORT=18080
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "m:s:r:q:b:o:P:g:Ch" o; do
+while getopts "m:s:r:q:b:o:P:g:CDh" o; do
   case $o in
     m) MODE=$OPTARG;; s) SECS=$OPTARG;; r) ROUNDS=$OPTARG;; q) QFILE=$OPTARG;; b) BIN=$OPTARG;;
-    o) OUT=$OPTARG;; P) SERVERS=$OPTARG;; g) GEODIR=$OPTARG;; C) CRRL=1;; *) usage;;
+    o) OUT=$OPTARG;; P) SERVERS=$OPTARG;; g) GEODIR=$OPTARG;; C) CRRL=1;; D) DNSSEC=1;; *) usage;;
   esac
 done
 (($# < OPTIND)) || usage
@@ -68,10 +81,19 @@ DPARGS=()   # extra dnsperf arguments: -B reads the binary query format (length-
 [[ -z "$BIN" || -x "$BIN" ]] || die "-b $BIN is not executable"
 read -r -a NAMES <<< "$SERVERS"
 ((${#NAMES[@]})) || die "-P names no server"
-for n in "${NAMES[@]}"; do [[ -n "${PORT[$n]:-}" ]] || die "unknown server '$n' (gdnsd, meridian, meridian+crrl)"; done
+for n in "${NAMES[@]}"; do
+  [[ -n "${PORT[$n]:-}" ]] || die "unknown server '$n' (${!PORT[*]})"
+done
+running() { [[ " ${NAMES[*]} " == *" $1 "* ]]; }
 # -C adds meridian+crrl to the servers; naming it in -P implies -C (the baseline meridian without cookies)
-if [[ " ${NAMES[*]} " == *" meridian+crrl "* ]]; then CRRL=1; elif ((CRRL)); then NAMES+=(meridian+crrl); fi
-has_meridian() { [[ " ${NAMES[*]} " == *" meridian"* ]]; }   # meridian or meridian+crrl
+if running meridian+crrl; then CRRL=1; elif ((CRRL)); then NAMES+=(meridian+crrl); fi
+# -D adds meridian+dnssec and pdns+dnssec; naming one of the -D servers in -P implies -D (and runs only those named)
+if running meridian+dnssec || [[ " ${NAMES[*]} " == *" pdns+"* ]]; then DNSSEC=1
+elif ((DNSSEC)); then NAMES+=(meridian+dnssec pdns+dnssec); fi
+((!DNSSEC)) || [[ $MODE == geo ]] || die "-D needs -m geo (the signed geo answer is what it measures)"
+((!DNSSEC || !CRRL)) || die "-D and -C measure different costs; run them separately"
+has_meridian() { [[ " ${NAMES[*]} " == *" meridian"* ]]; }   # meridian, meridian+crrl or meridian+dnssec
+has_pdns() { [[ " ${NAMES[*]} " == *" pdns+"* ]]; }   # any pdns+dnssec*
 
 TMP=$(mktemp -d /tmp/meridian-bench.XXXXXX)
 OUT=${OUT:-/tmp/meridian-bench.$(date +%Y%m%d-%H%M%S)}
@@ -102,6 +124,12 @@ command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v gdnsd >/dev/null || need+=(gdnsd)
 command -v dig >/dev/null || need+=(dnsutils)
 [[ $MODE != geo && ( $CRRL == 0 || "$QFILE" != *.bin ) ]] || command -v python3 >/dev/null || need+=(python3)
+# -D: PowerDNS 4.7 (Debian 12's pdns-server) with the bind backend (zone file + sqlite3 DNSSEC db) and the
+# geoip one (continent() for the LUA record)
+deb_installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]; }
+if has_pdns; then
+  for p in pdns-server pdns-backend-bind pdns-backend-geoip; do deb_installed "$p" || need+=("$p"); done
+fi
 if ((${#need[@]})); then
   ((EUID == 0)) || die "missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root"
   log "installing ${need[*]}"
@@ -138,23 +166,54 @@ start_gdnsd() {
   gdnsd -c "$d/conf" start > "$TMP/gdnsd.log" 2>&1 &   # "start" stays in the foreground (3.x)
   PID[gdnsd]=$!
 }
-# start_meridian NAME: meridian, or meridian+crrl (-C): the same config on port 5320 with its own data
-# directory, plus meridian-crrl.toml (cookies with a secret file, RRL); with -C the baseline meridian gets
-# meridian-cookies-off.toml. Both fragments are appended: the mode's config must not set those tables.
+# start_meridian NAME: meridian, or meridian+crrl (-C) / meridian+dnssec (-D): the same config on port
+# 5320 / 5340 with its own data directory, plus meridian-crrl.toml (cookies with a secret file, RRL) /
+# meridian-dnssec.toml (the zone's dnssec table with the key made at bench time); with -C the baseline
+# meridian gets meridian-cookies-off.toml. The fragments are appended: the mode's config must not set
+# those tables.
 start_meridian() {
-  local n=$1 c=$TMP/$1.toml
+  local n=$1 c=$TMP/$1.toml dd=/tmp/meridian-bench-data-${1#meridian+}
   sed -e "s|@GEO_DB@|$GEO_DB|g" "$MERIDIAN_CONF" > "$c"
+  if [[ $n != meridian ]]; then
+    sed -i -e "s|:5310\"|:${PORT[$n]}\"|g" -e "s|^data_dir = \"/tmp/meridian-bench-data\"|data_dir = \"$dd\"|" "$c"
+    grep -q ":${PORT[$n]}\"" "$c" && grep -q "^data_dir = \"$dd\"" "$c" ||
+      die "cannot move $(basename "$MERIDIAN_CONF") to port ${PORT[$n]} and its own data_dir for $n"
+  fi
   if [[ $n == meridian+crrl ]]; then
-    sed -i -e 's|:5310"|:5320"|g' -e 's|^data_dir = "/tmp/meridian-bench-data"|data_dir = "/tmp/meridian-bench-data-crrl"|' "$c"
-    grep -q ':5320"' "$c" && grep -q meridian-bench-data-crrl "$c" || die "cannot move $(basename "$MERIDIAN_CONF") to port 5320 and its own data_dir for $n"
     sed -e "s|@COOKIE_SECRET@|$TMP/cookie-secret.hex|g" "$HERE/meridian-crrl.toml" >> "$c"
+  elif [[ $n == meridian+dnssec ]]; then
+    sed -e "s|@KEY@|$DNSSEC_KEY|g" "$HERE/meridian-dnssec.toml" >> "$c"
   elif ((CRRL)); then
     cat "$HERE/meridian-cookies-off.toml" >> "$c"
   fi
   "$BIN" serve -c "$c" > "$TMP/$n.log" 2>&1 &
   PID[$n]=$!
 }
-start_server() { case $1 in gdnsd) start_gdnsd;; *) start_meridian "$1";; esac; }
+# start_pdns NAME: pdns+dnssec (-D), PowerDNS 4.7 with pdns/ (the shared LUA zone, 4.7 defaults for
+# threads and caches) copied to the temp dir with the placeholders filled in; its DNSSEC db made and the
+# zone signed by pdnsutil first (pdns's default key: one ECDSA P-256 CSK, algorithm 13); pdnsutil's output
+# (show-zone) is kept as NAME.pdnsutil.txt. The variants (only when named in -P) differ in one setting:
+# pdns+dnssec-rt2 receiver-threads=2 and reuseport=yes, pdns+dnssec-shared enable-lua-records=shared.
+start_pdns() {
+  local n=$1 d=$TMP/$1 f lua=yes
+  [[ $n != pdns+dnssec-shared ]] || lua=shared
+  mkdir -p "$d/conf" "$d/sock"
+  for f in pdns.conf named.conf geo-zones.yaml example.test.zone; do
+    sed -e "s|@PORT@|${PORT[$n]}|g" -e "s|@CONF_DIR@|$d/conf|g" -e "s|@SOCKET_DIR@|$d/sock|g" \
+      -e "s|@GEO_DIR@|${GEO_DB%/*}|g" -e "s|@LUA_MODE@|$lua|g" "$HERE/pdns/$f" > "$d/conf/$f"
+  done
+  [[ $n != pdns+dnssec-rt2 ]] || printf 'receiver-threads=2\nreuseport=yes\n' >> "$d/conf/pdns.conf"
+  { pdnsutil --config-dir="$d/conf" create-bind-db "$d/conf/bind-dnssec.db" &&
+    pdnsutil --config-dir="$d/conf" secure-zone example.test &&
+    pdnsutil --config-dir="$d/conf" show-zone example.test; } > "$d/pdnsutil.log" 2>&1 ||
+    { cat "$d/pdnsutil.log" >&2; die "pdnsutil could not sign example.test for $n"; }
+  grep -Eq 'algo(rithm)? = 13\b' "$d/pdnsutil.log" ||
+    { cat "$d/pdnsutil.log" >&2; die "pdnsutil secure-zone made no ECDSA P-256 (algorithm 13) key for $n"; }
+  mkdir -p "$OUT" && cp "$d/pdnsutil.log" "$OUT/$n.pdnsutil.txt"
+  pdns_server --config-dir="$d/conf" > "$TMP/$n.log" 2>&1 &
+  PID[$n]=$!
+}
+start_server() { case $1 in gdnsd) start_gdnsd;; pdns+*) start_pdns "$1";; *) start_meridian "$1";; esac; }
 tcp_open() { (exec 3<> "/dev/tcp/$1/$2") 2>/dev/null; }
 # start_backends: one python3 http.server per health-checked address, serving an empty directory
 # (GET / answers 200 with a directory listing), up within 10 s each.
@@ -189,6 +248,25 @@ wait_gdnsd_up() {
   done
   log "gdnsd: $st/${#BACKENDS[@]} backends UP, EU subnet answered $eu"
 }
+# wait_pdns_up NAME: at most 60 s until pdns's LUA ifurlup checks (every 2 s, lua-health-checks-interval)
+# see the backends up: a NA, an EU and an AS subnet each answered with its own pool. Until then ifurlup
+# answers with the backupSelector ('all') over every address.
+wait_pdns_up() {
+  local n=$1 end=$((SECONDS + 60)) x a got want ok
+  while :; do
+    ok=1 got=""
+    for x in 8.8.8.0/24:127.0.1.1,127.0.1.2 81.2.69.0/24:127.0.2.1,127.0.2.2 1.0.16.0/24:127.0.3.1,127.0.3.2; do
+      want=${x#*:}
+      a=$(dig +time=1 +tries=1 +norec +short @"$HOST" -p "${PORT[$n]}" www.example.test A +subnet="${x%%:*}" | sort | paste -sd, -)
+      got+=" ${x%%:*}->${a:-none}"
+      [[ "$a" == "$want" ]] || ok=0
+    done
+    ((!ok)) || break
+    ((SECONDS < end)) || die "$n's LUA health checks do not see the backends up after 60 s:$got"
+    sleep 0.5
+  done
+  log "$n: LUA ifurlup sees the backends up:$got"
+}
 
 if has_meridian && [[ -z "$BIN" ]]; then
   log "building meridian"
@@ -202,26 +280,21 @@ if [[ $MODE == geo ]]; then
   [[ -s "$GEODIR/GeoLite2-City.mmdb" ]] || bash "$ROOT/test/geodata.sh" "$GEODIR" >/dev/null || die "no GeoLite2-City.mmdb in $GEODIR"
   GEO_DB=$(cd "$GEODIR" && pwd)/GeoLite2-City.mmdb
   log "geo: $GEO_DB"
-  [[ " ${NAMES[*]} " != *" gdnsd "* ]] || start_backends
+  ! running gdnsd && ! has_pdns || start_backends
 fi
-# -C: meridian+crrl's secret (32 hex digits, as openssl rand -hex 16 writes) and its queries: the same as the
-# others' plus a client COOKIE option. dnsperf -E adds it (with an OPT record) to text query files; -B sends
-# binary packets as they are, so a *.bin file is rewritten with the option added to each query's OPT record
-# (one is added where a query has none).
-declare -A QF=() XA=()
-if ((CRRL)); then
-  RRL_RATE=$(awk -F' *= *' '$1 == "responses_per_second" { print $2 }' "$HERE/meridian-crrl.toml")
-  od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > "$TMP/cookie-secret.hex"
-  if [[ "$QFILE" == *.bin ]]; then
-    QF[meridian+crrl]=$TMP/queries-cookie.bin
-    python3 - "$QFILE" "${QF[meridian+crrl]}" "$CLIENT_COOKIE" <<'PY' || die "cannot add a COOKIE option to $QFILE"
+# rewrite_bin SRC DST COOKIE_HEX DO: a dnsperf -B query file with, in every query's OPT record (one is added,
+# UDP size 1232, where a query has none), a client COOKIE option (EDNS option 10; none when COOKIE_HEX is
+# empty) and, when DO is 1, the DO bit (0x8000 of the flags in the OPT TTL field). dnsperf -B sends the
+# packets as they are, ignoring -E and -D. Prints how many queries it rewrote.
+rewrite_bin() {
+  python3 - "$@" <<'PY'
 import struct, sys
-src, dst, cookie = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3])
-opt = struct.pack("!HH", 10, len(cookie)) + cookie
+src, dst, cookie, do = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4] == "1"
+opt = struct.pack("!HH", 10, len(cookie)) + cookie if cookie else b""
 def skip_name(m, i):
     while m[i] and m[i] & 0xC0 != 0xC0: i += 1 + m[i]
     return i + (1 if m[i] == 0 else 2)
-data, out, i = open(src, "rb").read(), bytearray(), 0
+data, out, i, n = open(src, "rb").read(), bytearray(), 0, 0
 while i < len(data):
     (l,) = struct.unpack_from("!H", data, i); m = bytearray(data[i + 2:i + 2 + l]); i += 2 + l
     qd, an, ns, ar = struct.unpack_from("!HHHH", m, 4)
@@ -233,13 +306,44 @@ while i < len(data):
         p += 10 + struct.unpack_from("!H", m, p + 8)[0]
     else:                                      # no OPT record: add one (UDP size 1232)
         m += b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0); struct.pack_into("!H", m, 10, ar + 1); p = len(m) - 10
+    if do: m[p + 6] |= 0x80                    # TTL: extended rcode, version, flags (DO = 0x8000)
     rdl = struct.unpack_from("!H", m, p + 8)[0]
     m[p + 10 + rdl:p + 10 + rdl] = opt; struct.pack_into("!H", m, p + 8, rdl + len(opt))
-    out += struct.pack("!H", len(m)) + m
+    out += struct.pack("!H", len(m)) + m; n += 1
 open(dst, "wb").write(out)
+print(n)
 PY
+}
+# -C: meridian+crrl's secret (32 hex digits, as openssl rand -hex 16 writes) and its queries: the same as the
+# others' plus a client COOKIE option. dnsperf -E adds it (with an OPT record) to text query files; a *.bin
+# file is rewritten with the option added to each query's OPT record.
+declare -A QF=() XA=()
+if ((CRRL)); then
+  RRL_RATE=$(awk -F' *= *' '$1 == "responses_per_second" { print $2 }' "$HERE/meridian-crrl.toml")
+  od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > "$TMP/cookie-secret.hex"
+  if [[ "$QFILE" == *.bin ]]; then
+    QF[meridian+crrl]=$TMP/queries-cookie.bin
+    rewrite_bin "$QFILE" "${QF[meridian+crrl]}" "$CLIENT_COOKIE" 0 >/dev/null || die "cannot add a COOKIE option to $QFILE"
   else
     XA[meridian+crrl]="-E 10:$CLIENT_COOKIE"
+  fi
+fi
+# -D: every server gets the queries with the DO bit (a *.bin file rewritten, dnsperf -D for a text file),
+# and meridian+dnssec a key made now by the binary under test (it prints the key's base path).
+DNSSEC_KEY=""
+if ((DNSSEC)); then
+  if [[ "$QFILE" == *.bin ]]; then
+    k=$(rewrite_bin "$QFILE" "$TMP/queries-do.bin" "" 1) || die "cannot set the DO bit in $QFILE"
+    for n in "${NAMES[@]}"; do QF[$n]=$TMP/queries-do.bin; done
+    log "dnssec: DO bit set in all $k queries of $(basename "$QFILE") (queries-do.bin)"
+  else
+    DPARGS+=(-D)
+  fi
+  if running meridian+dnssec; then
+    mkdir -p "$TMP/keys"
+    DNSSEC_KEY=$("$BIN" dnssec keygen -dir "$TMP/keys" example.test 2> "$TMP/keygen.log") && [[ -r "$DNSSEC_KEY.private" ]] ||
+      { cat "$TMP/keygen.log" >&2; die "meridian dnssec keygen -dir $TMP/keys example.test failed"; }
+    log "dnssec: meridian+dnssec signs with $(basename "$DNSSEC_KEY") (made by meridian dnssec keygen)"
   fi
 fi
 for n in "${NAMES[@]}"; do
@@ -249,7 +353,7 @@ for n in "${NAMES[@]}"; do
 done
 # Meridian builds its ECS scope maps in the background after loading (seconds on GeoLite2-City):
 # measure once they are done, so the build's CPU is not counted and the scopes are final.
-for n in meridian meridian+crrl; do
+for n in meridian meridian+crrl meridian+dnssec; do
   [[ $MODE == geo && -n "${PID[$n]:-}" ]] || continue
   for ((i = 0; i < 600; i++)); do grep -q "ECS scope map ready" "$TMP/$n.log" && break; sleep 0.1; done
   grep -q "ECS scope map ready" "$TMP/$n.log" || log "WARNING: $n's ECS scope map is not ready after 60 s"
@@ -320,7 +424,8 @@ XSUBNETS=(NA:8.8.8.0/24 NA:4.2.2.0/24 NA:208.67.222.0/24 NA:24.0.0.0/24 SA:177.0
   OC:1.1.1.0/24 OC:139.130.4.0/24 OC:203.0.0.0/24 NA:2001:4860::/32 EU:2a00:1450::/32 AF:2c0f:fb50::/32
   -:192.0.2.0/24 -:10.0.0.0/8 -:none)
 crosscheck() {
-  local x s n out a ttl sc row bad=0 opt
+  local x s n out a ttl sc row bad=0 opt do=()
+  ((!DNSSEC)) || do=(+dnssec)   # -D: asked as the load asks, with DO (the RRSIGs are not compared)
   declare -A ans=() ttls=()
   printf '%-3s %-16s' at subnet
   for n in "${NAMES[@]}"; do printf ' %-24s %4s %-6s' "$n" ttl scope; done
@@ -330,7 +435,7 @@ crosscheck() {
     [[ $s == none ]] || opt=(+subnet="$s")
     printf '%-3s %-16s' "${x%%:*}" "$s"
     for n in "${NAMES[@]}"; do
-      out=$(dig +time=1 +tries=2 +norec @"$HOST" -p "${PORT[$n]}" www.example.test A ${opt[@]+"${opt[@]}"} 2>&1) || true
+      out=$(dig +time=1 +tries=2 +norec ${do[@]+"${do[@]}"} @"$HOST" -p "${PORT[$n]}" www.example.test A ${opt[@]+"${opt[@]}"} 2>&1) || true
       a=$(awk '!/^;/ && $4 == "A" { print $5 }' <<< "$out" | sort | paste -sd, -)
       ttl=$(awk '!/^;/ && $4 == "A" { print $2; exit }' <<< "$out")
       sc=$(awk '/CLIENT-SUBNET:/ { n = split($3, f, "/"); print "/" f[n] }' <<< "$out")
@@ -347,9 +452,43 @@ crosscheck() {
   ((bad == 0)) || log "WARNING: ******** $bad of ${#XSUBNETS[@]} subnets got different answer sets from the servers (DIFFERENT above); measuring anyway ********"
 }
 
+# -D: the signed servers must answer www.example.test A (DO, an EU subnet) with an RRSIG of algorithm 13
+# over the A RRset by example.test, and the unsigned ones with none; otherwise the runs would not
+# measure signing. Then delv (when installed), anchored at the DNSKEY with flags 257 the server serves,
+# must fully validate www.example.test A (delv sends no ECS: the default answer) - the signatures are
+# real, not just present. dig +dnssec and delv outputs in dnssec-check.txt.
+dnssec_check() {
+  local n out sig k
+  for n in "${NAMES[@]}"; do
+    out=$(dig +time=1 +tries=2 +norec +dnssec @"$HOST" -p "${PORT[$n]}" www.example.test A +subnet=81.2.69.0/24 2>&1) || true
+    printf '=== %s\n%s\n' "$n" "$out" >> "$OUT/dnssec-check.txt"
+    sig=$(awk '!/^;/ && $4 == "RRSIG" && $5 == "A" { print "algorithm " $6 ", key tag " $11 ", signer " $12; exit }' <<< "$out")
+    case $n in
+      meridian+dnssec | pdns+*)
+        [[ "$sig" == "algorithm 13, key tag "*", signer example.test." ]] ||
+          die "$n did not sign www.example.test A with algorithm 13 (RRSIG: ${sig:-none}; see $OUT/dnssec-check.txt)"
+        log "dnssec: $n answers www.example.test A with its RRSIG ($sig)"
+        command -v delv >/dev/null || { log "dnssec: no delv (bind9-dnsutils): signatures not validated"; continue; }
+        k=$(dig +time=1 +tries=2 +norec +short @"$HOST" -p "${PORT[$n]}" example.test DNSKEY | awk '$1 == 257 {
+          printf "example.test. static-key %s %s %s \"", $1, $2, $3; for (i = 4; i <= NF; i++) printf "%s", $i; print "\";" }')
+        [[ -n "$k" ]] || die "$n serves no DNSKEY with flags 257 for example.test"
+        printf 'trust-anchors {\n%s\n};\n' "$k" > "$TMP/$n.anchor"
+        out=$(delv -a "$TMP/$n.anchor" +root=example.test @"$HOST" -p "${PORT[$n]}" www.example.test A 2>&1) || true
+        printf '=== %s: delv, anchored at its DNSKEY\n%s\n' "$n" "$out" >> "$OUT/dnssec-check.txt"
+        grep -q '^; fully validated' <<< "$out" || die "delv does not validate $n's www.example.test A (see $OUT/dnssec-check.txt)"
+        log "dnssec: delv fully validates $n's www.example.test A against its DNSKEY";;
+      *)
+        [[ -z "$sig" ]] || die "$n should serve example.test unsigned, but answered an RRSIG ($sig)"
+        log "dnssec: $n (unsigned) answers the DO query with no RRSIG";;
+    esac
+  done
+}
+
 mkdir -p "$OUT"
 if [[ $MODE == geo ]]; then
   [[ -z "${PID[gdnsd]:-}" ]] || wait_gdnsd_up
+  for n in "${NAMES[@]}"; do [[ $n != pdns+* ]] || wait_pdns_up "$n"; done
+  ((!DNSSEC)) || { : > "$OUT/dnssec-check.txt"; dnssec_check; }
   log "answer cross-check: www.example.test A per client subnet (ECS); scope = the server's ECS scope prefix"
   crosscheck | tee "$OUT/crosscheck.txt"
 fi
@@ -406,25 +545,33 @@ declare -A M=()
 } > "$OUT/summary.tsv"
 log "raw dnsperf outputs and summary.tsv in $OUT"
 
-printf '\nmode %s: %s, %s%s\n' "$MODE" "$QNAME" "$(basename "$QFILE")" \
-  "$( ((CRRL)) && echo "; meridian cookies off, no RRL; meridian+crrl cookies (client COOKIE sent) + RRL $RRL_RATE/s")"
-w=10; for n in "${NAMES[@]}"; do ((${#n} <= w)) || w=${#n}; done   # 10 unless meridian+crrl runs
+printf '\nmode %s: %s, %s%s%s\n' "$MODE" "$QNAME" "$(basename "$QFILE")" \
+  "$( ((CRRL)) && echo "; meridian cookies off, no RRL; meridian+crrl cookies (client COOKIE sent) + RRL $RRL_RATE/s")" \
+  "$( ((DNSSEC)) && echo "; DO bit on every query; meridian+dnssec and pdns+dnssec sign online (ECDSA P-256)")"
+w=10; for n in "${NAMES[@]}"; do ((${#n} <= w)) || w=${#n}; done   # 10 unless meridian+crrl etc. run
 printf "%-${w}s %8s %8s %8s  %s\n" server qps p50_ms p99_ms cpu_us_per_query
 for n in "${NAMES[@]}"; do
   printf "%-${w}s %8.0f %8s %8s  %.2f\n" "$n" "${M[$n.qps]}" "${P50[$n]}" "${P99[$n]}" "${M[$n.cpu]}"
 done
-# ratio A B [GOAL]: A/B for qps, p99 and cpu; GOAL (a maximum for the cpu ratio) is marked met or MISSED
+# ratio A B [CPU_GOAL] [QPS_GOAL]: A/B for qps, p99 and cpu; CPU_GOAL (a maximum for the cpu ratio) and
+# QPS_GOAL (a minimum for the qps ratio) are marked met or MISSED
 ratio() {
   [[ -n "${M[$1.qps]:-}" && -n "${M[$2.qps]:-}" ]] || return 0
-  awk -v a="$1" -v b="$2" -v goal="${3:-}" -v mq="${M[$1.qps]}" -v gq="${M[$2.qps]}" -v mp="${P99[$1]}" -v gp="${P99[$2]}" \
-    -v mc="${M[$1.cpu]}" -v gc="${M[$2.cpu]}" 'function x(a, b) { return (b + 0 > 0) ? sprintf("%.2fx", a / b) : "NA" }
+  awk -v a="$1" -v b="$2" -v goal="${3:-}" -v qgoal="${4:-}" -v mq="${M[$1.qps]}" -v gq="${M[$2.qps]}" -v mp="${P99[$1]}" \
+    -v gp="${P99[$2]}" -v mc="${M[$1.cpu]}" -v gc="${M[$2.cpu]}" 'function x(a, b) { return (b + 0 > 0) ? sprintf("%.2fx", a / b) : "NA" }
+    function met(ok) { return ok ? "met" : "MISSED" }
     BEGIN { printf "ratio %s/%s: qps %s  p99 %s  cpu %s", a, b, x(mq, gq), x(mp, gp), x(mc, gc)
-      if (goal != "") printf " (goal <= %.2fx: %s)", goal, (gc + 0 > 0 && sprintf("%.2f", mc / gc) + 0 <= goal + 0) ? "met" : "MISSED"
+      if (goal != "") printf " (goal <= %.2fx: %s)", goal, met(gc + 0 > 0 && sprintf("%.2f", mc / gc) + 0 <= goal + 0)
+      if (qgoal != "") printf " (goal qps >= %.2fx: %s)", qgoal, met(gq + 0 > 0 && sprintf("%.2f", mq / gq) + 0 >= qgoal + 0)
       printf "\n" }'
 }
 ratio meridian gdnsd
 ratio meridian+crrl meridian 1.10
 ratio meridian+crrl gdnsd
+ratio meridian+dnssec meridian 2.00
+ratio meridian+dnssec pdns+dnssec "" 5.00
+ratio meridian+dnssec pdns+dnssec-rt2     # the variants: for information, the goal is against the reference
+ratio meridian+dnssec pdns+dnssec-shared
 if [[ -s "$TMP/crosscheck.bad" && "$(cat "$TMP/crosscheck.bad")" != 0 ]]; then
   log "WARNING: the servers answered $(cat "$TMP/crosscheck.bad") cross-checked subnets differently ($OUT/crosscheck.txt)"
 fi
