@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"time"
 
@@ -17,9 +18,9 @@ import (
 // network of the geo database is classified by that order and neighbours of one class are
 // merged (geo/netmap): the scope is then the widest prefix over which the order, and so the
 // answer, is the same — /14 for 8.8.8.0/24 on GeoLite2-City with a continent map, as gdnsd
-// answers, where the database network alone gives /17. The maps build in the background
-// (seconds on GeoLite2-City); until one is ready, and where it cannot tell, the scope is the
-// database network's prefix.
+// answers, where the database network alone gives /17. The maps build in the background, all
+// in one walk over every core (about a second on GeoLite2-City); until they are ready, and
+// where a map cannot tell, the scope is the database network's prefix.
 
 // classes is a service's scope map and, for each class of clients in it, the filter and order
 // steps of its decisions, prepared for IPv4 and IPv6: a query from a client of a known class
@@ -51,8 +52,8 @@ func scopeShape(s *policy.Service) string {
 }
 
 // buildScopes builds the maps of every service of s whose order depends on location, one per
-// shape, publishing each on its services as it completes. It stops early when ctx ends (a
-// newer snapshot or database took over).
+// shape, in one walk of the geo database, and publishes them on their services. It stops
+// early when ctx ends (a newer snapshot or database took over).
 func (h *Handler) buildScopes(ctx context.Context, s *snapshot, done chan struct{}) {
 	defer close(done)
 	db, ok := s.geo.(*geo.DB)
@@ -71,26 +72,37 @@ func (h *Handler) buildScopes(ctx context.Context, s *snapshot, done chan struct
 		}
 		shapes[k] = append(shapes[k], svc)
 	}
-	for _, k := range order {
-		svcs := shapes[k]
-		start := time.Now()
-		reps := map[string]geo.Location{} // one location of each class, to prepare its order
-		m, err := netmap.Build(ctx, db.Networks, func(l geo.Location) string {
-			key, _ := policy.OrderKey(svcs[0].p, policyLocation(l), l.Found())
-			if _, ok := reps[key]; !ok {
-				reps[key] = l
-			}
+	if len(order) == 0 {
+		return
+	}
+	// One walk of the database classifies for every shape, on every core.
+	classify := make([]func(geo.Location) string, len(order))
+	for i, k := range order {
+		p := shapes[k][0].p
+		classify[i] = func(l geo.Location) string {
+			key, _ := policy.OrderKey(p, policyLocation(l), l.Found())
 			return key
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				h.log.Warn("ECS scope map not built; scopes stay the geo networks' prefixes", "shape", k, "err", err)
-			}
-			return
 		}
+	}
+	ws := make([]netmap.Walker, runtime.GOMAXPROCS(0))
+	for i, w := range db.Walkers(len(ws)) {
+		ws[i] = w
+	}
+	start := time.Now()
+	maps, err := netmap.BuildAll(ctx, ws, classify)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Warn("ECS scope maps not built; scopes stay the geo networks' prefixes", "shapes", len(order), "err", err)
+		}
+		return
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	for i, k := range order {
+		m, svcs := maps[i], shapes[k]
 		for _, svc := range svcs {
+			// Each class's order is prepared from the first location of the class in the walk.
 			c := &classes{m: m, prepared: map[string]*[2]*policy.Prepared{}}
-			for key, l := range reps {
+			for key, l := range m.Examples {
 				c.prepared[key] = &[2]*policy.Prepared{
 					policy.Prepare(svc.p, policyLocation(l), l.Found(), 4),
 					policy.Prepare(svc.p, policyLocation(l), l.Found(), 6),
@@ -99,7 +111,7 @@ func (h *Handler) buildScopes(ctx context.Context, s *snapshot, done chan struct
 			svc.classes.Store(c)
 		}
 		h.log.Info("ECS scope map ready", "services", len(svcs), "classes", m.Classes(), "nodes", m.Nodes(),
-			"took", time.Since(start).Round(time.Millisecond))
+			"bytes", m.Bytes(), "took", took)
 	}
 }
 

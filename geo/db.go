@@ -2,7 +2,6 @@ package geo
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -124,36 +123,4 @@ func (d *DB) Describe() []string {
 		out = append(out, s.describe())
 	}
 	return out
-}
-
-// Networks walks every network of the first database, with the fields the
-// other databases know looked up at the network's first address, until fn
-// returns false. The Location's Prefix is the network itself.
-func (d *DB) Networks(fn func(p netip.Prefix, l Location) bool) error {
-	l := d.cur.Load()
-	if len(l.srcs) == 0 {
-		return errors.New("walk geo database: closed")
-	}
-	first := l.srcs[0]
-	for res := range first.reader.Networks() {
-		if err := res.Err(); err != nil {
-			return fmt.Errorf("walk geo database %s: %w", first.path, err)
-		}
-		p := res.Prefix()
-		r, err := first.schema.decode(res)
-		if err != nil {
-			return fmt.Errorf("walk geo database %s: %s: %w", first.path, p, err)
-		}
-		var loc Location
-		loc.merge(r, p)
-		for _, s := range l.srcs[1:] {
-			if r, q, ok := s.lookup(p.Addr()); ok {
-				loc.merge(r, q)
-			}
-		}
-		if !fn(p, loc) {
-			return nil
-		}
-	}
-	return nil
 }

@@ -24,8 +24,9 @@ func (l Location) Found() bool {
 // merge fills the fields of l that are still unknown from r, the record a
 // database found for the address in network p, and narrows the Prefix to p when r
 // supplied a field. A subdivision is taken only from a record that agrees on the
-// country, so layering two vendors never gives country "CA" with "US-CA".
-func (l *Location) merge(r record, p netip.Prefix) {
+// country, so layering two vendors never gives country "CA" with "US-CA". It reports
+// whether r supplied a field.
+func (l *Location) merge(r record, p netip.Prefix) bool {
 	used := false
 	if l.Continent == "" && r.continent != "" {
 		l.Continent, used = r.continent, true
@@ -45,4 +46,5 @@ func (l *Location) merge(r record, p netip.Prefix) {
 	if used && (!l.Prefix.IsValid() || p.Bits() > l.Prefix.Bits()) {
 		l.Prefix = p
 	}
+	return used
 }

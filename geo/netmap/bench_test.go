@@ -11,7 +11,7 @@ import (
 
 func BenchmarkLookup(b *testing.B) {
 	db := open(b, geotest.GeoLite2(b, "GeoLite2-City.mmdb"))
-	m, err := Build(context.Background(), db.Networks, continent)
+	m, err := Build(context.Background(), walkers(db), continent)
 	if err != nil {
 		b.Fatalf("Build: %v", err)
 	}
@@ -35,5 +35,15 @@ func BenchmarkLookup(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+func BenchmarkBuildGeoLite2(b *testing.B) {
+	db := open(b, geotest.GeoLite2(b, "GeoLite2-City.mmdb"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build(context.Background(), walkers(db), continent); err != nil {
+			b.Fatalf("Build: %v", err)
+		}
 	}
 }

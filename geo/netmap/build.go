@@ -30,36 +30,58 @@ var (
 // checkEvery is how many networks or nodes Build handles between looks at its context.
 const checkEvery = 1 << 14
 
-// Build walks every network with walk (normally geo.DB.Networks), classifies each one's
-// location with classify, and returns the Map of the classes; address space the walk does
-// not report gets classify(geo.Location{}). It stops with the context's error when ctx is
-// done. classify is called once per network and must be a pure function of the location.
-func Build(ctx context.Context, walk func(fn func(p netip.Prefix, l geo.Location) bool) error, classify func(l geo.Location) string) (*Map, error) {
-	c := collector{classify: classify, ids: map[string]uint32{}, names: make([]string, firstClassID)}
-	c.uncovered = c.id(geo.Location{})
-	n := 0
-	err := walk(func(p netip.Prefix, l geo.Location) bool {
-		if n++; n%checkEvery == 0 && ctx.Err() != nil {
-			return false
-		}
-		c.add(p, l)
-		return true
-	})
+// Build builds the Map of one classification; see BuildAll.
+func Build(ctx context.Context, ws []Walker, classify func(l geo.Location) string) (*Map, error) {
+	ms, err := BuildAll(ctx, ws, []func(geo.Location) string{classify})
+	if err != nil {
+		return nil, err
+	}
+	return ms[0], nil
+}
+
+// BuildAll walks every network once, with the walkers side by side over parts of the
+// address space (normally geo.DB.Walkers(GOMAXPROCS)), classifies each network's location
+// with every function of classify, and returns the Map of each classification; address
+// space the walk does not report gets classify[i](geo.Location{}). It stops with the
+// context's error when ctx is done. A classify function must be safe for concurrent use and
+// a pure function of the location without its Prefix: Build calls it once per location ID
+// and walker, not once per network.
+func BuildAll(ctx context.Context, ws []Walker, classify []func(l geo.Location) string) ([]*Map, error) {
+	if len(ws) == 0 {
+		return nil, errors.New("build network map: no walker")
+	}
+	parts, err := walkParts(ctx, ws, classify)
 	if err != nil {
 		return nil, fmt.Errorf("build network map: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("build network map: %w", err)
+	ms := make([]*Map, len(classify))
+	for k, fn := range classify {
+		c := collector{ids: map[string]uint32{}, names: make([]string, firstClassID), examples: make([]geo.Location, firstClassID)}
+		c.uncovered = c.id(fn(geo.Location{}), geo.Location{})
+		for _, p := range parts {
+			c.join(&p.classes[k])
+			p.classes[k] = partClasses{} // let it go
+		}
+		m, err := c.build(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("build network map: %w", err)
+		}
+		ms[k] = m
 	}
+	return ms, nil
+}
+
+// build turns the collected spans into the Map.
+func (c *collector) build(ctx context.Context) (*Map, error) {
 	spans, err := c.finish()
 	if err != nil {
-		return nil, fmt.Errorf("build network map: %w", err)
+		return nil, err
 	}
-	m := &Map{classes: c.names, alias6to4: !c.saw6to4, aliasTeredo: !c.sawTeredo}
+	m := &Map{classes: c.names, examples: c.examples, alias6to4: !c.saw6to4, aliasTeredo: !c.sawTeredo}
 	b := trieBuilder{ctx: ctx, spans: spans}
 	m.root, _ = b.build(u128{}, 0, 0)
 	if b.err != nil {
-		return nil, fmt.Errorf("build network map: %w", b.err)
+		return nil, b.err
 	}
 	m.nodes = slices.Clip(b.nodes)
 	m.v4 = m.root
@@ -69,81 +91,102 @@ func Build(ctx context.Context, walk func(fn func(p netip.Prefix, l geo.Location
 	return m, nil
 }
 
-// collector turns the walked networks into classified spans, joining neighbours of one class.
+// collector joins the parts of the walk into classified spans in address order, numbering
+// the classes in the order the walk first reports them, and joins neighbours of one class.
 type collector struct {
-	classify           func(geo.Location) string
 	ids                map[string]uint32
-	names              []string // by ID; "" for the reserved IDs
+	names              []string       // by ID; "" for the reserved IDs
+	examples           []geo.Location // by ID: the first location of the class in the walk
 	uncovered          uint32
 	spans              []span
 	unsorted           bool
 	saw6to4, sawTeredo bool // the walk reported a network inside the range
 }
 
-func (c *collector) id(l geo.Location) uint32 {
-	name := c.classify(l)
+func (c *collector) id(name string, example geo.Location) uint32 {
 	id, ok := c.ids[name]
 	if !ok {
 		id = uint32(len(c.names))
 		c.ids[name] = id
 		c.names = append(c.names, name)
+		c.examples = append(c.examples, example)
 	}
 	return id
 }
 
-// add adds network p located at l. l holds for the whole of p unless l.Prefix is narrower.
-func (c *collector) add(p netip.Prefix, l geo.Location) {
-	s := spanOf(p, c.id(l))
-	if !l.Prefix.IsValid() {
-		c.cutMapped(s)
+// join appends the spans of one part, renumbering its classes.
+func (c *collector) join(p *partClasses) {
+	ids := make([]uint32, len(p.first)) // by the part's own ID
+	for i, f := range p.first {
+		ids[i] = c.id(f.name, f.example)
+	}
+	for _, s := range p.spans {
+		if s.class >= firstClassID {
+			s.class = ids[s.class-firstClassID]
+		}
+		c.push(s)
+	}
+}
+
+// cut adds network p of class id to spans with push. Its location holds for the whole of
+// p unless scope, the location's Prefix, is narrower.
+func cut(p netip.Prefix, id uint32, scope netip.Prefix, push func(span)) {
+	s := spanOf(p, id)
+	if !scope.IsValid() {
+		cutMapped(s, push)
 		return
 	}
-	k := spanOf(l.Prefix, s.class)
+	k := spanOf(scope, s.class)
 	switch {
 	case !k.overlaps(s):
 		s.class = unknownID
-		c.cutMapped(s)
-	case !s.lo.less(k.lo) && !k.hi.less(s.hi): // l.Prefix covers p
-		c.cutMapped(s)
-	default: // l.Prefix inside p
+		cutMapped(s, push)
+	case !s.lo.less(k.lo) && !k.hi.less(s.hi): // scope covers p
+		cutMapped(s, push)
+	default: // scope inside p
 		if s.lo.less(k.lo) {
-			c.cutMapped(span{s.lo, k.lo.prev(), unknownID})
+			cutMapped(span{s.lo, k.lo.prev(), unknownID}, push)
 		}
-		c.cutMapped(k)
+		cutMapped(k, push)
 		if k.hi.less(s.hi) {
-			c.cutMapped(span{k.hi.next(), s.hi, unknownID})
+			cutMapped(span{k.hi.next(), s.hi, unknownID}, push)
 		}
 	}
 }
 
 // cutMapped pushes s without the IPv4-mapped range, which Lookup never reads.
-func (c *collector) cutMapped(s span) {
+func cutMapped(s span, push func(span)) {
 	if !s.overlaps(mapped) {
-		c.push(s)
+		push(s)
 		return
 	}
 	if s.lo.less(mapped.lo) {
-		c.push(span{s.lo, mapped.lo.prev(), s.class})
+		push(span{s.lo, mapped.lo.prev(), s.class})
 	}
 	if mapped.hi.less(s.hi) {
-		c.push(span{mapped.hi.next(), s.hi, s.class})
+		push(span{mapped.hi.next(), s.hi, s.class})
 	}
 }
 
 func (c *collector) push(s span) {
 	c.saw6to4 = c.saw6to4 || s.overlaps(sixToFour)
 	c.sawTeredo = c.sawTeredo || s.overlaps(teredo)
-	if n := len(c.spans); n > 0 {
-		last := &c.spans[n-1]
+	if n := len(c.spans); n > 0 && !c.spans[n-1].hi.less(s.lo) {
+		c.unsorted = true
+	}
+	c.spans = appendJoined(c.spans, s)
+}
+
+// appendJoined appends s to spans, or extends the last span when s continues it in its class.
+func appendJoined(spans []span, s span) []span {
+	if n := len(spans); n > 0 {
+		last := &spans[n-1]
 		if last.class == s.class && last.hi != maxU128 && last.hi.next() == s.lo {
 			last.hi = s.hi
-			return
-		}
-		if !last.hi.less(s.lo) {
-			c.unsorted = true
+			return spans
 		}
 	}
-	c.spans = append(c.spans, s)
+	return append(spans, s)
 }
 
 // finish returns spans that cover all addresses in order, the gaps uncovered, with no two

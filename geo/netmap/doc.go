@@ -4,8 +4,9 @@
 // database network, which is far narrower: a continent map over GeoLite2-City merges the
 // /24s of 8.8.8.0 and its neighbours into one short prefix, as gdnsd does.
 //
-// Build walks every network of a geo database once, classifies each network's location,
-// joins neighbouring address ranges of the same class, and stores the result as a binary
+// Build walks every network of a geo database once, in parts over every core, classifies
+// each network's location, joins neighbouring address ranges of the same class (the parts
+// joined in address order), and stores the result as a binary
 // trie over the IPv6 address space in which every subtree whose addresses all share one
 // class is a single leaf; a leaf's depth is then the scope. IPv4 lives at ::/96, where the
 // MaxMind format keeps it, and Lookup reports IPv4 scopes in IPv4 bits. Address space the
@@ -20,7 +21,7 @@
 // would have the same, unlocated, class.
 //
 // A Map is only as exact as the walk. The walk's location must hold over the whole network
-// it reports; where geo.DB.Networks says otherwise (a Location.Prefix narrower than the
+// it reports; where geo.Network.Scope says otherwise (a Location.Prefix narrower than the
 // network, when a layered database is finer than the first), Lookup reports bits -1 for
 // the rest of the network, and callers fall back to the geo database's own prefix. A Map
 // is immutable and safe for concurrent use.

@@ -22,7 +22,7 @@ func TestGeoLite2(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	m, err := Build(context.Background(), db.Networks, continent)
+	m, err := Build(context.Background(), walkers(db), continent)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}

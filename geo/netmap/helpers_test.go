@@ -32,9 +32,25 @@ func open(t testing.TB, path string) *geo.DB {
 	return db
 }
 
+// walkers are two walkers of db, as Build runs on two cores.
+func walkers(db *geo.DB) []Walker {
+	var ws []Walker
+	for _, w := range db.Walkers(2) {
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// walkFunc is a Walker of a function.
+type walkFunc func(within netip.Prefix, fn func(geo.Network) bool) error
+
+func (f walkFunc) NetworksWithin(within netip.Prefix, fn func(geo.Network) bool) error {
+	return f(within, fn)
+}
+
 func build(t testing.TB, db *geo.DB, classify func(geo.Location) string) *Map {
 	t.Helper()
-	m, err := Build(context.Background(), db.Networks, classify)
+	m, err := Build(context.Background(), walkers(db), classify)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}

@@ -1,6 +1,11 @@
 package netmap
 
-import "net/netip"
+import (
+	"net/netip"
+	"unsafe"
+
+	"github.com/meridian-gslb/meridian/geo"
+)
 
 // Map assigns every address a class and the widest prefix containing it over which the
 // class is constant.
@@ -9,6 +14,8 @@ type Map struct {
 	root    uint32   // ref of ::/0
 	v4      uint32   // ref of ::/96, or of the leaf above it
 	classes []string // by class ID
+
+	examples []geo.Location // by class ID: the first location of the class in the walk
 
 	alias6to4, aliasTeredo bool // read these ranges as IPv4
 }
@@ -76,3 +83,22 @@ func (m *Map) Classes() int { return len(m.classes) - int(firstClassID) }
 
 // Nodes is the number of inner nodes of the trie, 8 bytes each.
 func (m *Map) Nodes() int { return len(m.nodes) }
+
+// Bytes is about the memory the Map holds: its trie and its class names.
+func (m *Map) Bytes() int {
+	n := len(m.nodes) * int(unsafe.Sizeof(node{}))
+	for _, c := range m.classes {
+		n += len(c) + int(unsafe.Sizeof(c)+unsafe.Sizeof(geo.Location{}))
+	}
+	return n
+}
+
+// Examples yields every class with its example, the first location of the class that the
+// walk reported; the zero Location for the class of uncovered space, which comes first.
+func (m *Map) Examples(yield func(class string, example geo.Location) bool) {
+	for id := firstClassID; int(id) < len(m.classes); id++ {
+		if !yield(m.classes[id], m.examples[id]) {
+			return
+		}
+	}
+}

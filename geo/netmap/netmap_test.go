@@ -77,9 +77,15 @@ type walkOf []struct {
 	loc geo.Location
 }
 
-func (w walkOf) walk(fn func(netip.Prefix, geo.Location) bool) error {
-	for _, n := range w {
-		if !fn(netip.MustParsePrefix(n.p), n.loc) {
+// NetworksWithin walks the networks inside within or containing it, each location an id.
+func (w walkOf) NetworksWithin(within netip.Prefix, fn func(geo.Network) bool) error {
+	ws := spanOf(within, 0)
+	for i, n := range w {
+		p := netip.MustParsePrefix(n.p)
+		if !spanOf(p, 0).overlaps(ws) {
+			continue
+		}
+		if !fn(geo.NewNetwork(p, n.loc, i)) {
 			return nil
 		}
 	}
@@ -116,7 +122,7 @@ func TestBuildFromWalk(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := Build(context.Background(), tc.walk.walk, continent)
+			m, err := Build(context.Background(), []Walker{tc.walk}, continent)
 			if err != nil {
 				t.Fatalf("Build: %v", err)
 			}
@@ -132,11 +138,11 @@ func TestBuildFromWalk(t *testing.T) {
 
 func TestBuildOverlap(t *testing.T) {
 	w := walkOf{{"10.0.0.0/16", geo.Location{}}, {"10.0.1.0/24", geo.Location{}}}
-	if _, err := Build(context.Background(), w.walk, continent); err == nil {
+	if _, err := Build(context.Background(), []Walker{w}, continent); err == nil {
 		t.Error("Build over overlapping networks succeeded, want an error")
 	}
-	failing := func(func(netip.Prefix, geo.Location) bool) error { return errors.New("boom") }
-	if _, err := Build(context.Background(), failing, continent); err == nil {
+	failing := walkFunc(func(netip.Prefix, func(geo.Network) bool) error { return errors.New("boom") })
+	if _, err := Build(context.Background(), []Walker{failing}, continent); err == nil {
 		t.Error("Build over a failing walk succeeded, want an error")
 	}
 }
@@ -144,24 +150,24 @@ func TestBuildOverlap(t *testing.T) {
 func TestBuildCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	endless := func(fn func(netip.Prefix, geo.Location) bool) error {
+	endless := walkFunc(func(_ netip.Prefix, fn func(geo.Network) bool) error {
 		for i := uint32(0); ; i++ {
 			if n++; n == 20000 {
 				cancel()
 			}
 			a := netip.AddrFrom4([4]byte{byte(i >> 16), byte(i >> 8), byte(i), 0})
-			if !fn(netip.PrefixFrom(a, 24), geo.Location{Continent: []string{"EU", "NA"}[i%2]}) {
+			if !fn(geo.NewNetwork(netip.PrefixFrom(a, 24), geo.Location{Continent: []string{"EU", "NA"}[i%2]}, int(i%2))) {
 				return nil
 			}
 		}
-	}
-	if _, err := Build(ctx, endless, continent); !errors.Is(err, context.Canceled) {
+	})
+	if _, err := Build(ctx, []Walker{endless}, continent); !errors.Is(err, context.Canceled) {
 		t.Errorf("Build = %v, want context.Canceled", err)
 	}
 	if n > 20000+checkEvery {
 		t.Errorf("walk went on for %d networks after the cancel", n-20000)
 	}
-	if _, err := Build(ctx, openCity(t, fixtureNets()).Networks, continent); !errors.Is(err, context.Canceled) {
+	if _, err := Build(ctx, walkers(openCity(t, fixtureNets())), continent); !errors.Is(err, context.Canceled) {
 		t.Errorf("Build with a done context = %v, want context.Canceled", err)
 	}
 }
