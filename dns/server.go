@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"syscall"
 
@@ -24,6 +25,10 @@ type Server struct {
 	tcp     []*net.TCPListener
 	conns   tcpConns // the TCP connections open, and their limits (tcp.go)
 	sockets int
+	// The configured address of each socket, for Files; inherit gives Listen the sockets of
+	// a process being replaced (handover.go).
+	udpKeys, tcpKeys []string
+	inherit          func(key string) *os.File
 }
 
 // NewServer prepares a server; sockets is UDP sockets per address, 0 meaning one per CPU.
@@ -52,6 +57,10 @@ func (s *Server) Listen(ctx context.Context, addrs []netip.AddrPort) error {
 		}
 		s.udp = append(s.udp, udp...)
 		s.tcp = append(s.tcp, tcp)
+		for range udp {
+			s.udpKeys = append(s.udpKeys, a.String())
+		}
+		s.tcpKeys = append(s.tcpKeys, a.String())
 	}
 	// The kernel's default receive buffer (rmem_default) is kept: it holds over a thousand
 	// queued queries, and a 4 MiB buffer measured ~6% more CPU per query under load.
@@ -67,8 +76,12 @@ func (s *Server) listenAddr(ctx context.Context, a netip.AddrPort) ([]*udpConn, 
 			_ = c.Close()
 		}
 	}
+	key := a.String() // as configured: what a replacement asks for (handover.go)
 	for i := range s.sockets {
-		c, err := listenUDP(ctx, a)
+		c, err := s.inheritedUDP(key)
+		if err == nil && c == nil {
+			c, err = listenUDP(ctx, a)
+		}
 		if err != nil {
 			closeUDP()
 			return nil, nil, fmt.Errorf("listen udp %s: %w", a, err)
@@ -78,13 +91,26 @@ func (s *Server) listenAddr(ctx context.Context, a netip.AddrPort) ([]*udpConn, 
 			a = c.LocalAddr() // port 0: the rest share the port the first one got
 		}
 	}
-	lc := net.ListenConfig{Control: socketOptions}
-	ln, err := lc.Listen(ctx, "tcp", a.String())
+	for s.inherit != nil { // fewer sockets than the process handing over had: close the rest
+		f := s.inherit("udp " + key)
+		if f == nil {
+			break
+		}
+		_ = f.Close()
+	}
+	ln, err := s.inheritedTCP(key)
+	if err == nil && ln == nil {
+		lc := net.ListenConfig{Control: socketOptions}
+		var l net.Listener
+		if l, err = lc.Listen(ctx, "tcp", a.String()); err == nil {
+			ln = l.(*net.TCPListener)
+		}
+	}
 	if err != nil {
 		closeUDP()
 		return nil, nil, fmt.Errorf("listen tcp %s: %w", a, err)
 	}
-	return udp, ln.(*net.TCPListener), nil
+	return udp, ln, nil
 }
 
 // Addrs returns the bound addresses, one per configured address (UDP and TCP share it).

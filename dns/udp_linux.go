@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ const (
 type udpConn struct {
 	fd      int
 	local   netip.AddrPort
+	shared  atomic.Bool // another process reads the socket too (handover.go): Close must not shut it down
 	closing atomic.Bool
 	state   atomic.Int32 // udpIdle → udpServing (serveUDP) or udpClosed (Close before serving)
 	done    chan struct{}
@@ -102,9 +104,46 @@ func (u *udpConn) Close() error {
 	if u.state.CompareAndSwap(udpIdle, udpClosed) {
 		return unix.Close(u.fd)
 	}
-	_ = unix.Shutdown(u.fd, unix.SHUT_RDWR) // ENOTCONN on an unconnected socket, but it wakes readers
+	if !u.shared.Load() {
+		// ENOTCONN on an unconnected socket, but it wakes the reader at once. A shared socket
+		// would be shut for the other process too: its reader stops within udpWake instead.
+		_ = unix.Shutdown(u.fd, unix.SHUT_RDWR)
+	}
 	<-u.done
 	return nil
+}
+
+// share marks the socket as read by another process too.
+func (u *udpConn) share() { u.shared.Store(true) }
+
+// file is a duplicate of the socket for another process.
+func (u *udpConn) file() (*os.File, error) {
+	fd, err := unix.FcntlInt(uintptr(u.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "udp "+u.local.String()), nil
+}
+
+// udpFromFile serves a socket another process handed over: its own duplicate, set up as
+// listenUDP sets up a new one (blocking, with the wake-up timeouts).
+func udpFromFile(f *os.File) (*udpConn, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	tv := unix.NsecToTimeval(udpWake.Nanoseconds())
+	sa, err := unix.Getsockname(fd)
+	if err == nil {
+		err = errors.Join(unix.SetNonblock(fd, false),
+			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv),
+			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv))
+	}
+	if err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	return &udpConn{fd: fd, local: fromSockaddr(sa), done: make(chan struct{})}, nil
 }
 
 type udpRing struct {
@@ -181,9 +220,10 @@ func (s *Server) serveUDP(u *udpConn) error {
 			sh.SetIovlen(1)
 			m++
 		}
-		// Write every reply. A blocking send waits only while the socket's send buffer is full,
-		// at most udpWake; a reply the kernel rejects is skipped and counted.
-		for sent := 0; sent < m && !u.closing.Load(); {
+		// Write every reply, closing or not (a query read is a query answered, also when another
+		// process takes the socket over). A blocking send waits only while the socket's send
+		// buffer is full, at most udpWake; a reply the kernel rejects is skipped and counted.
+		for sent := 0; sent < m; {
 			n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&r.send[sent])), uintptr(m-sent), 0, 0, 0)
 			switch e {
 			case 0:

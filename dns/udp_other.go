@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 )
 
 // udpReaderHoldsP: readers here go through the netpoller and give their P back while they wait.
@@ -17,6 +18,18 @@ type udpConn struct{ *net.UDPConn }
 func listenUDP(ctx context.Context, a netip.AddrPort) (*udpConn, error) {
 	lc := net.ListenConfig{Control: socketOptions}
 	pc, err := lc.ListenPacket(ctx, "udp", a.String())
+	if err != nil {
+		return nil, err
+	}
+	return &udpConn{pc.(*net.UDPConn)}, nil
+}
+
+func (u *udpConn) share() {}
+
+func (u *udpConn) file() (*os.File, error) { return u.UDPConn.File() }
+
+func udpFromFile(f *os.File) (*udpConn, error) {
+	pc, err := net.FilePacketConn(f)
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,12 @@ type Options struct {
 	FeedbackSecret []byte
 	FeedbackEvery  time.Duration
 	Name           string
+
+	// Replace (Serve) lets the node start its replacement and hand its sockets over
+	// (handover.go): SIGUSR2 while Run runs with HUP, and POST /api/v1/replace. Handover is
+	// set in a process started that way: its sockets come from the old one.
+	Replace  *ReplaceWith
+	Handover *Handover
 }
 
 // Node is one Meridian process's parts.
@@ -111,6 +117,13 @@ type Node struct {
 	committed chan struct{}
 
 	closers []func() // undone in reverse by close
+
+	// Replace (handover.go): stopRun ends Run; stopSched stops the prober; unlock releases the
+	// data directory.
+	replacing atomic.Bool
+	stopRun   context.CancelFunc
+	stopSched func()
+	unlock    func() error
 }
 
 // New builds every part cfg asks for and binds every socket, so that errors surface before
@@ -166,10 +179,14 @@ func (n *Node) buildProxies(cfg *config.Config, name string) error {
 	return nil
 }
 
-// listenProxies binds the proxy listeners; Run closes them.
+// listenProxies binds the proxy listeners (or takes them from the process being replaced);
+// Run closes them.
 func (n *Node) listenProxies() error {
 	if n.proxies == nil {
 		return nil
+	}
+	if n.o.Handover != nil {
+		n.proxies.Inherit(n.o.Handover.take)
 	}
 	return n.proxies.Listen()
 }

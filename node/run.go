@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,6 +23,8 @@ func (n *Node) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(ctx) // before any part runs: the registry's removals use it
 	defer cancel()
 	n.bg = bg
+	ctx, n.stopRun = context.WithCancel(ctx) // Replace ends Run once the new process serves
+	defer n.stopRun()
 	g, ctx := errgroup.WithContext(ctx)
 	if n.dns != nil {
 		g.Go(func() error { return n.dns.Run(ctx) })
@@ -31,7 +34,10 @@ func (n *Node) Run(ctx context.Context) error {
 		g.Go(func() error { return n.web.Run(ctx) })
 	}
 	if n.sched != nil {
-		g.Go(func() error { return n.sched.Run(ctx) })
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		n.stopSched = func() { stop(); <-done } // Replace stops probing before it closes the store
+		g.Go(func() error { defer close(done); return n.sched.Run(sctx) })
 	}
 	if n.demo != nil {
 		g.Go(func() error { <-ctx.Done(); n.demo.Close(); return nil })
@@ -53,6 +59,18 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	if n.o.HUP {
 		g.Go(func() error { n.reloadOnHUP(ctx); return nil })
+		if n.o.Replace != nil {
+			g.Go(func() error { n.replaceOnUSR2(ctx); return nil })
+		}
+	}
+	// Every part runs: a replacement tells the old process, and systemd, that it serves.
+	if h := n.o.Handover; h != nil {
+		if err := h.ready(); err != nil {
+			n.log.Error("replace: could not tell the old process this one serves", "err", err)
+		}
+		sdNotify("MAINPID=" + strconv.Itoa(os.Getpid()) + "\nREADY=1")
+	} else {
+		sdNotify("READY=1")
 	}
 	err := g.Wait()
 	n.log.Info("stopped")
@@ -69,6 +87,23 @@ func (n *Node) feedbackSink() measure.Sink {
 		return peer.NewFeedbackPusher([]string{n.o.Follow}, n.o.FeedbackSecret, &http.Client{Timeout: 5 * time.Second})
 	}
 	return nil
+}
+
+// replaceOnUSR2 hands over to a new process (Replace) on SIGUSR2, as nginx upgrades its binary.
+func (n *Node) replaceOnUSR2(ctx context.Context) {
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-usr2:
+		}
+		if pid, err := n.Replace(ctx); err == nil {
+			n.log.Info("replaced on SIGUSR2", "pid", pid)
+		}
+	}
 }
 
 // reloadOnHUP reloads the config and the certificates on every SIGHUP until ctx ends.

@@ -33,10 +33,17 @@ func (n *Node) buildServe(ctx context.Context, cfg *config.Config) error {
 			return fmt.Errorf("[server] peer_secret_file: %w", err)
 		}
 	}
+	if n.o.Handover != nil {
+		// The config is read and checked: ask the process being replaced for the data directory.
+		if err := n.o.Handover.release(); err != nil {
+			return err
+		}
+	}
 	unlock, err := store.Lock(cfg.Server.DataDir)
 	if err != nil {
 		return err
 	}
+	n.unlock = unlock
 	n.defer_(func() { _ = unlock() })
 
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -79,16 +86,26 @@ func (n *Node) buildServe(ctx context.Context, cfg *config.Config) error {
 		api.Proxy = n.proxyBackends
 	}
 	api.Config, api.Reload = n.Config, n.Reload
+	if n.o.Replace != nil {
+		api.Replace = n.Replace
+	}
 
 	n.dns = dns.NewServer(n.h, n.log, cfg.Server.UDPSockets)
 	n.dns.SetTCPLimits(cfg.Server.TCP)
+	if n.o.Handover != nil {
+		n.dns.Inherit(n.o.Handover.take)
+	}
 	if err := n.dns.Listen(ctx, cfg.Server.DNS); err != nil {
 		return err
 	}
 	n.defer_(n.dns.Close)
 	if cfg.Server.HTTP.IsValid() {
 		n.web = web.New(n.reg, func() error { return nil }, api, n.log)
-		if err := n.web.Listen(cfg.Server.HTTP); err != nil {
+		if ln, err := n.handoverHTTP(); err != nil {
+			return fmt.Errorf("inherited http listener: %w", err)
+		} else if ln != nil {
+			n.web.ListenOn(ln)
+		} else if err := n.web.Listen(cfg.Server.HTTP); err != nil {
 			return err
 		}
 		n.defer_(n.web.Close)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -48,6 +49,7 @@ type Set struct {
 	mu        sync.Mutex // guards the listeners' backends and health (Reload, ApplyHealth)
 	listeners []*listener
 	health    HealthFunc // the last ApplyHealth's, applied to backends a reload adds
+	inherit   func(key string) *os.File
 }
 
 // listener is one [proxy.NAME] and its server.
@@ -149,11 +151,67 @@ func (s *Set) onEject(name string) func(u *balance.Upstream, d time.Duration) {
 	}
 }
 
+// Inherit makes Listen take each listener's socket from take("proxy NAME") when it has one
+// (a replaced process's, handed over), rather than binding it.
+func (s *Set) Inherit(take func(key string) *os.File) { s.inherit = take }
+
+// Files returns a duplicate of every listener's socket, keyed "proxy NAME", for a process
+// taking over.
+func (s *Set) Files() (keys []string, files []*os.File, err error) {
+	for _, l := range s.listeners {
+		var f *os.File
+		if l.l4 != nil {
+			f, err = l.l4.File()
+		} else {
+			f, err = l.l7.File()
+		}
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, nil, fmt.Errorf("proxy %s: %w", l.name, err)
+		}
+		keys, files = append(keys, "proxy "+l.name), append(files, f)
+	}
+	return keys, files, nil
+}
+
+// adopt gives l the inherited socket for it, if there is one.
+func (s *Set) adopt(l *listener) error {
+	if s.inherit == nil {
+		return nil
+	}
+	f := s.inherit("proxy " + l.name)
+	if f == nil {
+		return nil
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return fmt.Errorf("inherited socket: %w", err)
+	}
+	tl, ok := ln.(*net.TCPListener)
+	if !ok || tl.Addr().String() != l.cfg.Listen.String() && l.cfg.Listen.Port() != 0 {
+		ln.Close()
+		return nil // not what the config asks for now: bind anew
+	}
+	if l.l4 != nil {
+		l.l4.ListenOn(tl)
+	} else {
+		l.l7.ListenOn(tl)
+	}
+	return nil
+}
+
 // Listen binds every listener, so that address errors surface before Run. On an error the
 // listeners already bound are closed.
 func (s *Set) Listen() error {
 	for i, l := range s.listeners {
-		if err := l.listen(); err != nil {
+		err := s.adopt(l)
+		if err == nil {
+			err = l.listen()
+		}
+		if err != nil {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			for _, done := range s.listeners[:i] {

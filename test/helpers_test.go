@@ -140,8 +140,14 @@ type node struct {
 // on the node's port. The process is stopped when the test ends.
 func startNode(t *testing.T, dir string, p ports, args ...string) *node {
 	t.Helper()
+	return startNodeWith(t, bin, dir, p, args...)
+}
+
+// startNodeWith is startNode running the binary exe.
+func startNodeWith(t *testing.T, exe, dir string, p ports, args ...string) *node {
+	t.Helper()
 	n := &node{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1), ports: p}
-	n.cmd = exec.Command(bin, args...)
+	n.cmd = exec.Command(exe, args...)
 	n.cmd.Dir = dir
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr
 	if err := n.cmd.Start(); err != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -51,6 +52,9 @@ type API struct {
 	// config serving. allowZoneLoss accepts a config that drops most zones
 	// (config.CheckZoneLoss); a *config.ZoneLossError otherwise answers 409.
 	Reload func(allowZoneLoss bool) error
+	// Replace, when not nil, serves POST /api/v1/replace (bearer token): a new process takes
+	// this one's sockets over and this one stops (meridian replace); it returns the new PID.
+	Replace func(ctx context.Context) (int, error)
 	// Proxy, when not nil, lists the local proxy's backends for GET /api/v1/proxy (web/proxy.go).
 	Proxy func() []ProxyBackend
 	// Demo, when not nil, lets the dashboard stop and start the demo backends (web/demo.go).
@@ -66,16 +70,17 @@ const maxOverrideBody = 64 << 10
 
 // api serves /api/v1.
 type api struct {
-	h      Health
-	token  [sha256.Size]byte
-	open   bool // a token is configured
-	log    *slog.Logger
-	peer   *Peer
-	svc    Services
-	regs   func() []RegionInfo
-	cfg    func() *config.Config
-	reload func(allowZoneLoss bool) error
-	stop   <-chan struct{} // closed when the server shuts down: ends the event streams
+	h       Health
+	token   [sha256.Size]byte
+	open    bool // a token is configured
+	log     *slog.Logger
+	peer    *Peer
+	svc     Services
+	regs    func() []RegionInfo
+	cfg     func() *config.Config
+	reload  func(allowZoneLoss bool) error
+	replace func(ctx context.Context) (int, error)
+	stop    <-chan struct{} // closed when the server shuts down: ends the event streams
 	// reloaded is fired on a config reload (Server.Reloaded): the stream sends the services.
 	reloaded *signal
 	history  *signal // fired when the history grows elsewhere (Server.EventsChanged)
@@ -110,6 +115,9 @@ func (a *api) register(mux *http.ServeMux) {
 	}
 	if a.reload != nil {
 		mux.HandleFunc("/api/v1/reload", a.only("POST", a.reloadConfig))
+	}
+	if a.replace != nil {
+		mux.HandleFunc("/api/v1/replace", a.only("POST", a.replaceProcess))
 	}
 	if a.proxies != nil {
 		mux.HandleFunc("/api/v1/proxy", a.only("GET", a.proxy))
@@ -457,6 +465,6 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
-		regs: c.Regions, cfg: c.Config, reload: c.Reload, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler,
+		regs: c.Regions, cfg: c.Config, reload: c.Reload, replace: c.Replace, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler,
 		reloaded: s.reloaded, history: s.history, registry: c.Registry, cluster: c.Cluster}
 }

@@ -175,3 +175,24 @@ func (a *api) reloadConfig(w http.ResponseWriter, r *http.Request) {
 	a.log.Info("config reloaded via API", "who", who)
 	writeJSON(w, http.StatusOK, out)
 }
+
+// replaceProcess: POST /api/v1/replace (bearer token) → starts the binary again, hands it the
+// sockets and stops this process once it serves: 200 {"pid": N} (the new process), 409 while
+// another replace runs, 500 when the new process did not take over (this one keeps serving).
+func (a *api) replaceProcess(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(w, r) {
+		return
+	}
+	who := "api " + remoteHost(r)
+	a.log.Info("replace requested", "who", who)
+	pid, err := a.replace(r.Context())
+	if err != nil {
+		code := http.StatusInternalServerError
+		if strings.Contains(err.Error(), "already in progress") {
+			code = http.StatusConflict
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pid": pid})
+}

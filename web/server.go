@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ import (
 type Server struct {
 	log   *slog.Logger
 	ln    net.Listener
+	tcp   *net.TCPListener // ln's socket
 	srv   *http.Server
 	ready func() error
 	stop  chan struct{} // closed at shutdown, which does not wait for long-lived streams
@@ -92,8 +94,22 @@ func (s *Server) Listen(addr netip.AddrPort) error {
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", addr, err)
 	}
-	s.ln = newLimitListener(ln, s.limits, s.rejected)
+	s.ListenOn(ln)
 	return nil
+}
+
+// ListenOn serves on ln, a listener already bound (one a replaced process handed over).
+func (s *Server) ListenOn(ln net.Listener) {
+	s.tcp, _ = ln.(*net.TCPListener)
+	s.ln = newLimitListener(ln, s.limits, s.rejected)
+}
+
+// File is a duplicate of the listening socket, for a process taking over.
+func (s *Server) File() (*os.File, error) {
+	if s.tcp == nil {
+		return nil, errors.New("http listener is not a TCP socket")
+	}
+	return s.tcp.File()
 }
 
 // Close releases the listener of a server that will not Run (Run closes its own).

@@ -35,6 +35,9 @@ commands:
                     with -ttl it lapses unless registered again within D
   deregister [-api URL] -token-file FILE [-force] POOL ADDRESS
                     drain a registered endpoint, then remove it after the pool's drain_timeout
+  replace [-api URL] -token-file FILE
+                    start the node's binary again (a new version, if the file was replaced),
+                    hand it every socket and stop the old process: no query lost (SIGUSR2 too)
   config push [-api URL] -token-file FILE [-allow-zone-loss] -c FILE
                     validate FILE here and store it as the config every node of the cluster serves
   cluster [-api URL]
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return override(args[0], args[1:], stdout, stderr)
 	case "reload":
 		return reload(args[1:], stdout, stderr)
+	case "replace":
+		return replace(args[1:], stdout, stderr)
 	case "register":
 		return register(args[1:], stdout, stderr)
 	case "deregister":

@@ -80,7 +80,7 @@ func TestSampleName(t *testing.T) {
 // TestHelpIsNotAnError: `meridian CMD -h` prints CMD's flags and exits 0; a bad flag still fails.
 func TestHelpIsNotAnError(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"check"}, {"explain"}, {"status"}, {"drain"}, {"undrain"},
-		{"force-down"}, {"force-up"}, {"reload"}, {"register"}, {"deregister"}, {"config", "push"},
+		{"force-down"}, {"force-up"}, {"reload"}, {"replace"}, {"register"}, {"deregister"}, {"config", "push"},
 		{"cluster"}, {"dnssec", "keygen"}, {"dnssec", "ds"}, {"probe"}, {"proxy"}} {
 		var stdout, stderr bytes.Buffer
 		if err := run(context.Background(), append(slices.Clone(cmd), "-h"), &stdout, &stderr); err != nil {

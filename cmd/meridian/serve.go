@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/node"
@@ -29,7 +30,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errQuiet
 	}
-	n, err := node.New(ctx, cfg, node.Options{Role: node.Serve, Load: load, Logger: log, Problems: stderr, Demo: *path == "", HUP: true})
+	handover, err := node.HandoverFromEnv() // started by `meridian replace`: the old process's sockets
+	if err != nil {
+		return err
+	}
+	o := node.Options{Role: node.Serve, Load: load, Logger: log, Problems: stderr, Demo: *path == "", HUP: true, Handover: handover}
+	if exe, err := os.Executable(); err == nil {
+		o.Replace = &node.ReplaceWith{Exe: exe, Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr}
+	}
+	n, err := node.New(ctx, cfg, o)
 	if err != nil {
 		return err
 	}

@@ -115,4 +115,3 @@ func TestBuildSameAsReference(t *testing.T) {
 		})
 	}
 }
-

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,6 +196,13 @@ func (s *Server) Listen() error {
 	s.ln = ln.(*net.TCPListener)
 	return nil
 }
+
+// ListenOn serves on ln, a listener already bound (one a replaced process handed over),
+// instead of binding Options.Listen. Call it before Listen and Serve.
+func (s *Server) ListenOn(ln *net.TCPListener) { s.ln = ln }
+
+// File is a duplicate of the listening socket (after Listen), for a process taking over.
+func (s *Server) File() (*os.File, error) { return s.ln.File() }
 
 // Addr is the bound address, nil before Listen.
 func (s *Server) Addr() net.Addr {

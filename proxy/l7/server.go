@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -143,6 +144,19 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// ListenOn serves on ln, a listener already bound (one a replaced process handed over),
+// instead of binding Options.Listen. Call it before Listen and Serve.
+func (s *Server) ListenOn(ln *net.TCPListener) { s.ln = ln }
+
+// File is a duplicate of the listening socket (after Listen), for a process taking over.
+func (s *Server) File() (*os.File, error) {
+	tl, ok := s.ln.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("l7 listener %s: not a TCP socket", s.o.Name)
+	}
+	return tl.File()
+}
+
 // Addr is the bound address (nil before Listen).
 func (s *Server) Addr() net.Addr {
 	if s.ln == nil {
@@ -230,8 +244,14 @@ func (s *Server) closeClient(nc net.Conn, tcp *net.TCPConn) {
 	s.m.connClosed()
 }
 
-// shutdown stops accepting, waits up to DrainTimeout for the connections busy with a
-// request, then closes all of them and every backend connection.
+// idleGrace is how long shutdown leaves idle keep-alive connections open: a client whose
+// next request is on its way gets its answer, marked Connection: close, instead of a closed
+// connection it would report as an error (a replace under load fails no request).
+const idleGrace = 250 * time.Millisecond
+
+// shutdown stops accepting, answers every request from now on with Connection: close, waits up
+// to DrainTimeout for the connections busy with a request (idle ones get idleGrace to send one),
+// then closes all of them and every backend connection.
 func (s *Server) shutdown() {
 	s.closing.Store(true)
 	s.ln.Close()
@@ -252,14 +272,16 @@ func (s *Server) shutdown() {
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	s.closeIdleClients()
+	graceEnds := time.Now().Add(min(idleGrace, s.o.DrainTimeout))
 wait:
 	for {
 		select {
 		case <-done:
 			break wait
-		case <-tick.C:
-			s.closeIdleClients()
+		case now := <-tick.C:
+			if now.After(graceEnds) {
+				s.closeIdleClients()
+			}
 		case <-deadline.C:
 			s.connMu.Lock()
 			for c := range s.conns {
