@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -63,12 +64,23 @@ func tomlTree(data []byte, problem func(pos, string, string)) (*table, bool) {
 	root := newTable()
 	cur := root
 	curPath := ""
+	// Where each line starts, found once: go-toml's Parser.Shape counts the lines from the top
+	// for every position, which made a large config's load quadratic (a 15,000-line file took
+	// minutes). Columns count bytes from 1, as Shape's do.
+	var starts []int
+	starts = append(starts, 0)
+	for i, c := range data {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
 	at := func(r unstable.Range) pos {
 		if r.Length == 0 && r.Offset == 0 {
 			return pos{}
 		}
-		s := p.Shape(r)
-		return pos{s.Start.Line, s.Start.Column}
+		off := int(r.Offset)
+		line := sort.Search(len(starts), func(i int) bool { return starts[i] > off }) // 1-based
+		return pos{line, off - starts[line-1] + 1}
 	}
 	for p.NextExpression() {
 		e := p.Expression()
