@@ -5,9 +5,9 @@ FUZZTIME  ?= 60s
 
 GEODIR    ?= $(CURDIR)/.cache/geoip
 
-.PHONY: build run test check bench bench-go fuzz clean geodata
+.PHONY: build run test check bench bench-go fuzz clean geodata worldmap
 
-build:
+build: worldmap
 	$(GO) build -o $(BIN) ./cmd/meridian
 
 # The embedded demo config: DNS on 127.0.0.1:5353 (udp+tcp), HTTP on 127.0.0.1:8053.
@@ -18,9 +18,19 @@ run: build
 geodata:
 	bash test/geodata.sh $(GEODIR)
 
+# The dashboard map's world outline (not in git): Natural Earth 110 m land from the npm package
+# world-atlas (kept in .cache/world-atlas), as one SVG path that web/dashboard.go embeds. Without
+# it the map is a bare grid; the browser test fails.
+WORLDMAP  := web/static/world.svg-path
+
+worldmap: $(WORLDMAP)
+
+$(WORLDMAP): $(filter-out %_test.go,$(wildcard web/internal/mkworld/*.go))
+	$(GO) run ./web/internal/mkworld -cache $(CURDIR)/.cache/world-atlas -o $@
+
 # Unit tests (fuzz seeds included) and the end-to-end tests against the real binary, the
 # geo-correctness suite on the real GeoLite2 databases included.
-test: geodata
+test: geodata worldmap
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	MERIDIAN_GEOLITE2_DIR=$(GEODIR) $(GO) test -race -count=1 ./...

@@ -1,7 +1,8 @@
-// Meridian dashboard: reads /api/v1/regions once, then follows /api/v1/stream (Server-Sent
-// Events) and re-renders on each message. #service/NAME shows one service in detail: per-prober
-// evidence from /api/v1/endpoints/{id}, /api/v1/explain, and drain/force overrides. Every name from the API is set with textContent or
-// setAttribute, never parsed as HTML.
+// Meridian dashboard: reads /api/v1/regions once and the last hour of /api/v1/events at each
+// (re)connect, follows /api/v1/stream (Server-Sent Events) and re-renders on each message.
+// #service/NAME shows one service in detail: per-prober evidence from /api/v1/endpoints/{id},
+// /api/v1/explain, and drain/force overrides. Every name from the API is set with textContent
+// or setAttribute, never parsed as HTML.
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -63,15 +64,32 @@ function allRegions() {
   return out;
 }
 
+// ---- The map: regions on Natural Earth's land, with their answers ----
+
+// project is the equirectangular projection web/internal/mkworld drew the land with:
+// x = lon + 180, y = 90 − lat on a 360 × 180 box.
+function project(r) { return [r.lon + 180, 90 - r.lat]; }
+
+// The map's view box: 84° N to 60° S (no land south of it is drawn), grown to show any region
+// outside.
+function mapBox(pts) {
+  const top = Math.max(0, Math.min(6, ...pts.map(p => p[1] - 10)));
+  const bottom = Math.min(180, Math.max(150, ...pts.map(p => p[1] + 14)));
+  return `0 ${top} 360 ${bottom - top}`;
+}
+
+function renderGrid() {
+  const lines = [];
+  for (let lon = -150; lon <= 150; lon += 30) lines.push(el("svg:line", { x1: lon + 180, y1: 0, x2: lon + 180, y2: 180 }));
+  for (let lat = -60; lat <= 60; lat += 30) lines.push(el("svg:line", { x1: 0, y1: 90 - lat, x2: 360, y2: 90 - lat, class: lat === 0 ? "eq" : "" }));
+  document.getElementById("map-grid").replaceChildren(...lines);
+}
+
 function renderMap() {
   const svg = document.getElementById("map");
   const states = regionStates();
-  const grid = el("svg:g", { class: "grid", "aria-hidden": "true" });
-  for (let lon = -150; lon <= 150; lon += 30) grid.append(el("svg:line", { x1: lon + 180, y1: 0, x2: lon + 180, y2: 180 }));
-  for (let lat = -60; lat <= 60; lat += 30) grid.append(el("svg:line", { x1: 0, y1: 90 - lat, x2: 360, y2: 90 - lat, class: lat === 0 ? "eq" : "" }));
-  const dots = el("svg:g");
   const list = document.getElementById("regions");
-  const items = [];
+  const items = [], dots = [], pts = [];
   for (const r of allRegions()) {
     const state = states.get(r.name) || "unknown";
     const where = r.has_coords ? `${r.lat.toFixed(1)}°, ${r.lon.toFixed(1)}°` : "no coordinates";
@@ -80,17 +98,246 @@ function renderMap() {
       el("span", { class: "region-side" }, rateView("region", r.name), el("span", { class: "badge", "data-state": state }, state),
         ...demoControl(r.name))));
     if (!r.has_coords) continue;
-    // Equirectangular: x = lon + 180, y = 90 − lat on a 360 × 180 view box.
-    const x = r.lon + 180, y = 90 - r.lat;
-    const g = el("svg:g", { class: "region", "data-region": r.name, "data-state": state, tabindex: 0, role: "img", "aria-label": `region ${r.name}: ${state}` },
+    const [x, y] = project(r);
+    pts.push([x, y]);
+    dots.push(el("svg:g", { class: "region", "data-region": r.name, "data-state": state, tabindex: 0, role: "img", "aria-label": `region ${r.name}: ${state}` },
       el("svg:title", {}, `${r.name}: ${state}`),
-      el("svg:circle", { cx: x, cy: y, r: 5 }),
-      el("svg:text", { x: x + (x > 330 ? -7 : 7), y: y + 2.5, "text-anchor": x > 330 ? "end" : "start" }, r.name));
-    dots.append(g);
+      el("svg:circle", { cx: x, cy: y, r: 4 }),
+      el("svg:text", { x: x + 6.5, y: y + 3, "data-x": x }, r.name)));
   }
-  svg.replaceChildren(el("svg:rect", { width: 360, height: 180, fill: "none" }), grid, dots);
+  svg.setAttribute("viewBox", mapBox(pts));
+  document.getElementById("map-regions").replaceChildren(...dots);
+  placeLabels();
   list.replaceChildren(...items);
   if (items.length === 0) list.append(el("li", {}, "No regions configured."));
+  renderLoad();
+}
+
+// placeLabels puts each region's name right of its marker, or left where it would run off the
+// map (the font's size, and so the name's width, depends on the page's width).
+function placeLabels() {
+  for (const t of document.querySelectorAll("#map-regions text")) {
+    const x = +t.dataset.x;
+    t.setAttribute("x", x + 6.5);
+    t.setAttribute("text-anchor", "start");
+    let w = 0;
+    try { w = t.getComputedTextLength(); } catch (_) { /* not laid out */ }
+    if (x + 6.5 + w > 358) {
+      t.setAttribute("x", x - 6.5);
+      t.setAttribute("text-anchor", "end");
+    }
+  }
+}
+
+// The map shows the answers of the last LOAD_POINTS seconds: steadier than the latest point.
+const LOAD_POINTS = 10;
+
+function recent(series) {
+  const s = (series || []).slice(-LOAD_POINTS);
+  return s.length ? s.reduce((a, b) => a + b, 0) / s.length : 0;
+}
+
+// renderLoad draws each region's answers per second as a disc whose area is the rate (the
+// busiest region's the largest), and for each failover service answered from another region
+// than its first pool's, an arrow from that region to the one answering, as thick as the rate.
+function renderLoad() {
+  const at = new Map(regions.filter(r => r.has_coords).map(r => [r.name, project(r)]));
+  const rates = [...at.keys()].map(n => [n, recent(stats.region.get(n))]);
+  const top = Math.max(0, ...rates.map(([, v]) => v));
+  const discs = [];
+  for (const [name, v] of rates) {
+    if (!(v > 0)) continue;
+    const [x, y] = at.get(name);
+    const r = 6 + 12 * Math.sqrt(v / top);
+    discs.push(el("svg:g", { class: "load", "data-region": name, "data-qps": v.toFixed(2) },
+      el("svg:circle", { cx: x, cy: y, r: r.toFixed(2) }),
+      el("svg:text", { x, y: (y + r + 7).toFixed(2), "text-anchor": "middle" }, `${fmtRate(v)} q/s`)));
+  }
+  document.getElementById("map-load").replaceChildren(...discs);
+  const flows = [];
+  for (const s of services) {
+    if (s.policy !== "failover") continue;
+    const first = (s.pools.find(p => p.region) || {}).region;
+    if (!at.has(first)) continue;
+    for (const to of new Set(s.pools.map(p => p.region))) {
+      const v = recent(stats.answers.get(answersKey(s.name, to)));
+      if (to === first || !at.has(to) || !(v > 0)) continue;
+      const [x1, y1] = at.get(first), [x2, y2] = at.get(to);
+      // A curve bowed to one side, its end short of the marker so the arrowhead shows.
+      const cx = (x1 + x2) / 2 + (y2 - y1) * 0.25, cy = (y1 + y2) / 2 - (x2 - x1) * 0.25;
+      const d = Math.hypot(x2 - cx, y2 - cy) || 1;
+      const ex = x2 - (x2 - cx) / d * 6, ey = y2 - (y2 - cy) / d * 6;
+      flows.push(el("svg:path", { class: "flow", "data-service": s.name, "data-from": first, "data-to": to,
+        d: `M${x1} ${y1}Q${cx.toFixed(1)} ${cy.toFixed(1)} ${ex.toFixed(1)} ${ey.toFixed(1)}`,
+        "stroke-width": (0.8 + 2.2 * Math.sqrt(v / Math.max(top, v))).toFixed(2), "marker-end": "url(#flow-head)" }));
+    }
+  }
+  document.getElementById("map-flows").replaceChildren(...flows);
+}
+
+// ---- Health history: the last hour of each pool and endpoint, from the events ----
+
+const HOUR = 3600e3;           // ms of history read and kept
+const HISTORY_EVERY = 5000;    // ms between redraws as the hour slides on
+const healthLog = new Map();   // seq → event: the last hour's, and each target's one before it
+let historyLoaded = false;
+const SPANS = { 60: 15, 15: 5, 5: 1 }; // minutes shown → minutes between the axis's ticks
+let span = 60;                  // minutes the strips show: the whole hour, or its end zoomed in
+
+// loadHistory reads the last hour's events, page by page; the stream adds the new ones.
+async function loadHistory() {
+  const since = new Date(Date.now() - HOUR).toISOString().replace(/\.\d+Z$/, "Z");
+  const limit = 1000; // store.MaxEventLimit
+  let after = 0;
+  for (let page = 0; page < 50; page++) {
+    let evs;
+    try {
+      const q = new URLSearchParams({ since, limit });
+      if (after) q.set("after", after);
+      const r = await fetch("/api/v1/events?" + q, { cache: "no-store" });
+      if (!r.ok) break;
+      evs = (await r.json()).events || [];
+    } catch (_) { break; }
+    for (const e of evs) { healthLog.set(e.seq, e); after = Math.max(after, e.seq); }
+    if (evs.length < limit) break;
+  }
+  historyLoaded = true;
+  renderHistory();
+}
+
+// segments turns one target's events (oldest first) into its states over [t0, now]. At t0 it
+// was as its last earlier event left it; with none kept, in its first event's "from" state;
+// with no events at all, as it is now.
+function segments(evs, t0, now, current) {
+  let state = current;
+  const inside = [];
+  for (const e of evs) {
+    if (Date.parse(e.at) <= t0) state = e.to; else inside.push(e);
+  }
+  if (inside.length && evs.length === inside.length) state = inside[0].from;
+  const out = [];
+  let from = t0;
+  for (const e of inside) {
+    const at = Math.min(Math.max(Date.parse(e.at), from), now);
+    out.push({ from, to: at, state });
+    state = e.to;
+    from = at;
+  }
+  out.push({ from, to: now, state });
+  return merged(out);
+}
+
+function merged(segs) {
+  const out = [];
+  for (const g of segs) {
+    if (g.to <= g.from) continue;
+    const last = out[out.length - 1];
+    if (last && last.state === g.state && last.to === g.from) last.to = g.to; else out.push({ ...g });
+  }
+  return out;
+}
+
+// poolSegments is a pool's state over time from its endpoints', as poolState decides it now.
+function poolSegments(p, eps) {
+  const cuts = [...new Set(eps.flatMap(s => s.flatMap(g => [g.from, g.to])))].sort((a, b) => a - b);
+  const out = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const mid = (cuts[i] + cuts[i + 1]) / 2;
+    const states = eps.map(s => (s.find(g => g.from <= mid && mid < g.to) || { state: "unknown" }).state);
+    out.push({ from: cuts[i], to: cuts[i + 1], state: poolState({ min_healthy: p.min_healthy, endpoints: states.map(state => ({ enabled: true, state })) }) });
+  }
+  return merged(out);
+}
+
+function clock(ms) { return new Date(ms).toLocaleTimeString([], { hour12: false }); }
+
+function duration(ms) {
+  const s = Math.round(ms / 1000);
+  if (ms < 100) return "< 0.1 s";
+  if (s < 10) return `${+(ms / 1000).toFixed(1)} s`;
+  if (s < 120) return `${s} s`;
+  return s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
+// strip draws segments on [t0, now]: each a span placed in percent (set through
+// CSSOM: the page's CSP allows no style attributes), down periods at least a few pixels wide.
+function strip(segs, t0, now, label) {
+  const box = el("div", { class: "strip", role: "img" });
+  for (const g of segs) {
+    const seg = el("span", { class: "seg", "data-state": g.state, title: `${g.state} ${clock(g.from)}–${clock(g.to)} (${duration(g.to - g.from)})` });
+    seg.style.left = `${((g.from - t0) / (now - t0) * 100).toFixed(4)}%`;
+    seg.style.width = `${((g.to - g.from) / (now - t0) * 100).toFixed(4)}%`;
+    box.append(seg);
+  }
+  const downs = segs.filter(g => g.state === "down");
+  const total = downs.reduce((a, g) => a + g.to - g.from, 0);
+  const summary = downs.length === 0 ? (segs.some(g => g.state === "up") ? "no outage" : "no health known")
+    : `down ${downs.length}× · ${duration(total)}`;
+  box.setAttribute("aria-label", `${label}, last ${span === 60 ? "hour" : span + " min"}: ${summary}` +
+    downs.map(g => `; down ${clock(g.from)}–${clock(g.to)}`).join(""));
+  return [box, summary, downs.length > 0];
+}
+
+function historyRow(kind, name, sub, segs, t0, now) {
+  const [box, summary, wasDown] = strip(segs, t0, now, `${kind} ${name}`);
+  box.setAttribute(`data-history-${kind}`, name);
+  return el("div", { class: `hist-row hist-${kind}` },
+    el("div", { class: "hist-name", title: sub ? `${name} ${sub}` : name }, kind === "pool" ? el("b", {}, name) : el("span", { class: "mono" }, name),
+      sub ? el("span", { class: "muted small" }, ` ${sub}`) : ""),
+    box,
+    el("div", { class: "hist-sum small", "data-down": String(wasDown) }, summary));
+}
+
+// ticks labels the axis: −span min, then every step minutes, to now.
+function ticks(span, step) {
+  const out = [];
+  for (let m = span; m > 0; m -= step) out.push(m === span ? `−${m} min` : `−${m}`);
+  return [...out, "now"];
+}
+
+function setupHistory() {
+  for (const b of document.querySelectorAll(".hist-spans button")) {
+    b.addEventListener("click", () => {
+      span = +b.dataset.span;
+      for (const o of document.querySelectorAll(".hist-spans button")) o.setAttribute("aria-pressed", String(o === b));
+      document.getElementById("history-span").textContent = span === 60 ? "last hour" : `last ${span} min`;
+      renderHistory();
+    });
+  }
+}
+
+function renderHistory() {
+  const body = document.getElementById("history-body");
+  if (!historyLoaded || !loaded) return;
+  const now = Date.now(), t0 = now - span * 60e3;
+  const byTarget = new Map();
+  for (const e of [...healthLog.values()].sort((a, b) => a.seq - b.seq)) {
+    if (!byTarget.has(e.target)) byTarget.set(e.target, []);
+    byTarget.get(e.target).push(e);
+  }
+  // Forget what is older than the hour, but each target's last event before it: its state then.
+  for (const evs of byTarget.values()) {
+    const old = evs.filter(e => Date.parse(e.at) <= now - HOUR);
+    for (const e of old.slice(0, -1)) healthLog.delete(e.seq);
+  }
+  const pools = new Map();
+  for (const s of services) for (const p of s.pools) if (!pools.has(p.name)) pools.set(p.name, p);
+  const rows = [];
+  for (const p of pools.values()) {
+    const eps = p.endpoints.filter(e => e.enabled);
+    const epSegs = eps.map(e => segments(byTarget.get(e.id) || [], t0, now, e.state));
+    const group = el("div", { class: "hist-pool", "data-pool": p.name },
+      historyRow("pool", p.name, p.region ? `region ${p.region}` : "", poolSegments(p, epSegs), t0, now));
+    eps.forEach((e, i) => group.append(historyRow("endpoint", e.address, "", epSegs[i], t0, now)));
+    rows.push(group);
+  }
+  if (rows.length === 0) rows.push(el("p", { class: "muted" }, "No pools in this config."));
+  const axis = el("div", { class: "hist-row hist-axis", "aria-hidden": "true" }, el("div"),
+    el("div", { class: "ticks" }, ...ticks(span, SPANS[span]).map(t => el("span", {}, t))), el("div"));
+  const key = (state, text) => el("span", {}, el("span", { class: "seg", "data-state": state }), text);
+  const legend = el("p", { class: "hist-legend" }, key("up", "up"), key("degraded", "degraded (pool)"), key("down", "down"),
+    key("unknown", "unknown: no health known"));
+  body.replaceChildren(...rows, axis, legend);
 }
 
 // ---- Demo: stop and start a region's demo backends (embedded config only) ----
@@ -245,6 +492,7 @@ function onStats(st) {
     }
   }
   renderRates();
+  renderLoad();
 }
 
 function seconds(s) {
@@ -316,13 +564,14 @@ async function loadRegions() {
 
 function connect() {
   const es = new EventSource("/api/v1/stream");
-  es.onopen = () => setConn("live", "live");
+  es.onopen = () => { setConn("live", "live"); loadHistory(); }; // again after a gap: what it missed
   es.onerror = () => setConn("lost", "connection lost, retrying…");
   es.addEventListener("services", m => {
     services = JSON.parse(m.data).services || [];
     loaded = true;
     renderServices();
     renderMap();
+    renderHistory();
     renderDetail();
     document.body.dataset.updated = Date.now();
   });
@@ -330,7 +579,9 @@ function connect() {
   es.addEventListener("event", m => {
     const e = JSON.parse(m.data);
     events.set(e.seq, e);
+    healthLog.set(e.seq, e);
     renderEvents();
+    renderHistory();
   });
 }
 
@@ -368,7 +619,7 @@ function route() {
   if (m) { try { name = decodeURIComponent(m[1]); } catch (_) { name = m[1]; } }
   const was = current;
   current = name;
-  for (const id of ["overview", "services", "events"]) document.getElementById(id).hidden = name !== null;
+  for (const id of ["overview", "history", "services", "events"]) document.getElementById(id).hidden = name !== null;
   const detail = document.getElementById("detail");
   detail.hidden = name === null;
   document.body.dataset.view = name === null ? "overview" : "service";
@@ -622,9 +873,13 @@ document.addEventListener("DOMContentLoaded", async () => {
   route();
   window.addEventListener("hashchange", route);
   renderEvents();
+  renderGrid();
+  setupHistory();
+  window.addEventListener("resize", placeLabels);
   await Promise.all([loadRegions(), loadDemo()]);
   renderMap();
   connect();
+  setInterval(() => { if (!document.hidden) renderHistory(); }, HISTORY_EVERY);
   followProxy();
   followCluster();
 });
