@@ -6,11 +6,11 @@ import "slices"
 // the cluster (zones, pools, services, ...), the node's own file ([server] and [cluster]), and
 // the endpoints registered at run time. These make the copy; the parts stay as they were.
 
-// WithLocal is c (a pushed revision) with local's [server] and [cluster]: what one node of the
-// cluster serves of it.
+// WithLocal is c (a pushed revision) with local's [server], [cluster] and [[notify]]: what one
+// node of the cluster serves of it. Each node notifies of the transitions it decides.
 func (c *Config) WithLocal(local *Config) *Config {
 	out := *c
-	out.Server, out.Cluster = local.Server, local.Cluster
+	out.Server, out.Cluster, out.Notify = local.Server, local.Cluster, local.Notify
 	return &out
 }
 

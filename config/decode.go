@@ -13,6 +13,8 @@ import (
 type decoder struct {
 	file  string
 	probs Problems
+	// after are checks that need the whole config (resolveSpill), run once it is decoded.
+	after []func(*Config)
 }
 
 func (d *decoder) add(p pos, path, msg string) {

@@ -208,6 +208,7 @@ func decodePools(o *obj, regions []Region, monitors []Monitor) []Pool {
 		p.MaxInFlight = int(mi)
 		p.DrainTimeout, _ = po.Duration("drain_timeout", 10*time.Second, 0, time.Hour)
 		p.ServeBeforeRise, _ = po.Bool("serve_before_rise", false)
+		p.Fronts = decodeFronts(po, o, name)
 		out = append(out, p)
 	})
 	o.Done()

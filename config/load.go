@@ -53,12 +53,14 @@ func Parse(file string, data []byte) (*Config, error) {
 	cfg.Geo = decodeGeo(top.Table("geo"), file, cfg.Regions)
 	cfg.Monitors = decodeMonitors(top.Table("monitors"))
 	cfg.Pools = decodePools(top.Table("pools"), cfg.Regions, cfg.Monitors)
+	cfg.Notify = decodeNotifies(top.Tables("notify"), file)
 	cfg.Proxies = decodeProxies(top.Table("proxy"), proxyRefs{file: file, pools: cfg.Pools, monitors: cfg.Monitors, regions: cfg.Regions, server: cfg.Server})
 	g := newGSLB(cfg.Geo, cfg.Regions, cfg.Pools)
+	cfg.TSIG = decodeTSIG(top.Table("tsig"), file)
 	if zones := top.Table("zones"); zones != nil {
 		seen := map[string]int{}
 		zones.Each(func(key string, z *obj) {
-			zc, ok := decodeZone(z, key, cfg.LoadedAt, g, file)
+			zc, ok := decodeZone(z, key, cfg.LoadedAt, g, file, cfg.TSIG)
 			if !ok {
 				return
 			}
@@ -70,6 +72,10 @@ func Parse(file string, data []byte) (*Config, error) {
 			cfg.Zones = append(cfg.Zones, zc)
 		})
 		zones.Done()
+	}
+	checkTSIGUsed(d, cfg.TSIG, cfg.Zones)
+	for _, f := range d.after {
+		f(cfg)
 	}
 	top.Done()
 	if len(d.probs) > 0 {
@@ -144,6 +150,7 @@ func decodeServer(o *obj, file string) Server {
 	s.TCP.QueryTimeout, _ = o.Duration("tcp_query_timeout", 2*time.Second, 10*time.Millisecond, time.Minute)
 	s.Cookies = decodeCookies(o.Table("cookies"), file)
 	s.RRL = decodeRRL(o.Table("rrl"))
+	s.Dnstap = decodeDnstap(o.Table("dnstap"), s.Node, file)
 	s.TokenFile = secretFile(o, "token_file", file)
 	s.PeerSecretFile = secretFile(o, "peer_secret_file", file)
 	if !s.HTTP.IsValid() {

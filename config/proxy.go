@@ -69,7 +69,15 @@ type Proxy struct {
 	Routes               []ProxyRoute // first match wins; the listener's own backends are the default route
 
 	Outlier ProxyOutlier
-	Line    int
+
+	// Spill is where the work goes that none of the listener's own backends can take: other
+	// regions' pools, in order, from spill or derived from SpillService's pool order
+	// (config/spill.go). Empty: no spill.
+	Spill         []ProxySpill
+	SpillService  string  // fully qualified, or ""
+	SpillMaxConns int64   // spilled requests/connections in flight at once; 0: no cap
+	SpillRate     float64 // new spilled requests/connections per second; 0: no cap
+	Line          int
 }
 
 // ProxyBackend is one entry of an explicit backends list.
@@ -263,6 +271,7 @@ func decodeProxy(o *obj, name string, refs proxyRefs) (Proxy, bool) {
 		p.Outlier.Max = mx
 		oo.Done()
 	}
+	decodeSpill(o, &p, refs)
 	return p, lv != nil
 }
 

@@ -26,6 +26,10 @@ type Config struct {
 	Proxies []Proxy
 	// Cluster is the [cluster] table; nil: this node alone, on bbolt.
 	Cluster *Cluster
+	// TSIG are the [tsig.NAME] keys zone transfers are signed with, sorted by Name.
+	TSIG []TSIGKey
+	// Notify are the [[notify]] webhooks, in file order.
+	Notify []Notify
 }
 
 // Geo is the [geo] table.
@@ -78,7 +82,10 @@ type Pool struct {
 	// ServeBeforeRise: a registered (dynamic) endpoint is answered before its first probes say
 	// it is up. Default false: it waits for them (it starts undecided).
 	ServeBeforeRise bool
-	Line            int
+	// Fronts: the endpoints are the listen addresses of this region's proxies, which balance
+	// over pool Fronts (config/spill.go); "" for a pool of backends.
+	Fronts string
+	Line   int
 }
 
 // Pool returns the pool named name.
@@ -113,6 +120,10 @@ func (c *Config) PoolMonitors(pools ...string) []Monitor {
 	}
 	return out
 }
+
+// AwaitsRise says whether endpoint e of p serves only once its probes say up: a registered
+// endpoint of a monitored pool, unless serve_before_rise. Unknown health does not serve it.
+func (p Pool) AwaitsRise(e Endpoint) bool { return e.Dynamic && !p.ServeBeforeRise && p.Monitor != "" }
 
 // EndpointID names an endpoint of pool p everywhere health is kept: policies, probers, the
 // store ("pool/address", EndpointTarget's String).
@@ -191,6 +202,8 @@ type Server struct {
 	Cookies Cookies
 	// RRL is [server.rrl]: response rate limiting over UDP.
 	RRL RRL
+	// Dnstap is [server.dnstap]: query logging; nil: off.
+	Dnstap *Dnstap
 }
 
 // RRL is the [server.rrl] table (see dns/rrl for the accounting). ResponsesPerSecond 0: off.
@@ -243,6 +256,8 @@ type Zone struct {
 	Services []Service
 	// DNSSEC signs the zone's answers online; nil: unsigned.
 	DNSSEC *DNSSEC
+	// Transfer is [zones."origin".transfer]: secondaries may copy the zone; nil: no transfers.
+	Transfer *Transfer
 }
 
 // DNSSEC is a zone's [zones."origin".dnssec] table: its keys and signature timing.

@@ -14,7 +14,7 @@ import (
 var recordTypes = []string{"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "PTR", "NS", "DS"}
 
 // decodeZone reads one [zones."origin"] table.
-func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb, file string) (Zone, bool) {
+func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb, file string, keys []TSIGKey) (Zone, bool) {
 	z := Zone{Origin: dns.Fqdn(strings.ToLower(key))}
 	valid := true
 	if _, ok := dns.IsDomainName(z.Origin); !ok || key == "" {
@@ -41,6 +41,7 @@ func decodeZone(o *obj, key string, loadedAt time.Time, g *gslb, file string) (Z
 	z.Services = decodeServices(o, z, g)
 	checkServices(o, z)
 	z.DNSSEC = decodeDNSSEC(o.Table("dnssec"), z, file)
+	z.Transfer = decodeTransfer(o.Table("transfer"), z, keys)
 	o.Done()
 	return z, valid
 }

@@ -24,8 +24,20 @@ type outcome struct {
 	refresh int64
 }
 
+// trace is where the policy decision of one query is copied: for explain, which also has the
+// policy say its steps, or for the dnstap log.
+type trace struct {
+	explain bool
+	d       decision
+}
+
 // slow answers any query with miekg/dns, and prepares the reply for the fast path when it can.
 func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.AddrPort, start time.Time) []byte {
+	return h.slowTrace(s, out, req, proto, src, start, nil)
+}
+
+// slowTrace is slow, copying a policy decision into tr when tr is not nil.
+func (h *Handler) slowTrace(s *snapshot, out, req []byte, proto Proto, src netip.AddrPort, start time.Time, tr *trace) []byte {
 	if len(req) < headerLen {
 		h.metrics.dropped.WithLabelValues("short").Inc()
 		return nil
@@ -49,7 +61,10 @@ func (h *Handler) slow(s *snapshot, out, req []byte, proto Proto, src netip.Addr
 		h.count(outcome{zone: "none"}, dns.RcodeFormatError, proto, start)
 		return h.limitUDP(s, resp, proto, src.Addr(), &cookieState{})
 	}
-	resp, oc := s.build(&m, proto, src.Addr(), nil)
+	if m.IsTsig() != nil {
+		return h.signed(s, &m, req, proto, src, start, tr) // tsig.go
+	}
+	resp, oc := s.build(&m, proto, src.Addr(), tr)
 	truncated := false
 	if proto == UDP {
 		limit := replyLimit(proto, m.IsEdns0() != nil, udpSize(&m), s.ednsMax)
@@ -108,8 +123,8 @@ func (h *Handler) count(oc outcome, rcode int, proto Proto, start time.Time) *en
 }
 
 // build turns a parsed query into the reply message, following DESIGN.md's DNS contract. With
-// ex non-nil, a policy decision is made with its explanation and copied into *ex.
-func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) (*dns.Msg, outcome) {
+// tr non-nil, a policy decision is copied into tr.d (with tr.explain, made with its explanation).
+func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, tr *trace) (*dns.Msg, outcome) {
 	oc := outcome{zone: "none"}
 	resp := new(dns.Msg)
 	resp.SetReply(m)
@@ -140,7 +155,7 @@ func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) 
 		if opt != nil && opt.Do() {
 			sec = secure{do: true, co: opt.Hdr.Ttl&dnssec.FlagCO != 0}
 		}
-		oc.zone, service, oc.refresh = s.answerIN(resp, q.Name, q.Qtype, src, clientSubnet(opt), ex, sec)
+		oc.zone, service, oc.refresh = s.answerIN(resp, q.Name, q.Qtype, src, clientSubnet(opt), tr, sec)
 		oc.cacheable = oc.cacheable && !service
 	case dns.ClassCHAOS:
 		s.answerCH(resp, q.Name, q.Qtype)
@@ -153,13 +168,13 @@ func (s *snapshot) build(m *dns.Msg, proto Proto, src netip.Addr, ex *decision) 
 // answerIN fills resp from our zones and returns the zone label, whether the answer came
 // from a policy (and so may differ per client and per query), and for a signed zone asked with
 // the DO bit when its signatures are due for a refresh (Unix seconds; 0: unsigned).
-func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip.Addr, ecs ecsInfo, ex *decision, sec secure) (string, bool, int64) {
+func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip.Addr, ecs ecsInfo, tr *trace, sec secure) (string, bool, int64) {
 	switch qtype {
 	case dns.TypeOPT, dnssec.TypeNXNAME: // NXNAME: a meta-type, never asked for (RFC 9824 §3.5)
 		resp.Rcode = dns.RcodeFormatError
 		return "none", false, 0
 	case dns.TypeAXFR, dns.TypeIXFR:
-		resp.Rcode = dns.RcodeRefused // zone transfers are not offered
+		resp.Rcode = dns.RcodeRefused // over UDP: transfers are TCP only, served by xfr.go before the query path
 		return "none", false, 0
 	}
 	z := s.zones.Find(qname)
@@ -173,7 +188,7 @@ func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip
 	service := res.Kind == zone.Service
 	switch res.Kind {
 	case zone.Service:
-		s.answerService(resp, z, res.Service.Name, qtype, src, ecs, ex)
+		s.answerService(resp, z, res.Service.Name, qtype, src, ecs, tr)
 	case zone.NameError:
 		resp.Rcode = dns.RcodeNameError
 		resp.Authoritative = true
@@ -194,7 +209,7 @@ func (s *snapshot) answerIN(resp *dns.Msg, qname string, qtype uint16, src netip
 }
 
 // answerService appends the addresses the service's policy picks for this client.
-func (s *snapshot) answerService(resp *dns.Msg, z *zone.Zone, name string, qtype uint16, src netip.Addr, ecs ecsInfo, ex *decision) {
+func (s *snapshot) answerService(resp *dns.Msg, z *zone.Zone, name string, qtype uint16, src netip.Addr, ecs ecsInfo, tr *trace) {
 	resp.Authoritative = true
 	svc := s.services[name]
 	if svc == nil { // cannot happen: services are built from the same config as the zones
@@ -205,11 +220,12 @@ func (s *snapshot) answerService(resp *dns.Msg, z *zone.Zone, name string, qtype
 	if qtype == dns.TypeAAAA {
 		family = 6
 	}
-	d := s.decide(svc, family, src, ecs, ex != nil)
-	if ex != nil {
-		*ex = d
-		ex.svc = svc
-	} else {
+	explain := tr != nil && tr.explain
+	d := s.decide(svc, family, src, ecs, explain)
+	if tr != nil {
+		tr.d, tr.d.svc = d, svc
+	}
+	if !explain {
 		svc.decisions[d.Outcome].Inc()
 		svc.count(&d.Decision)
 	}

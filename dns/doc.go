@@ -12,4 +12,9 @@
 // cache. Both paths produce the same bytes by construction: the slow path packs the reply for the
 // lower-cased name and then writes the client's own question bytes over it, exactly the patch the
 // fast path applies.
+//
+// Zones with a [transfer] table are also copied by secondaries: AXFR and IXFR over TCP are taken
+// off a connection before the query path (xfr.go), the copy and its serial are settled at each
+// reload (transfer.go), and NOTIFYs go out once a new serial serves (notify.go); TSIG is in
+// tsig.go.
 package dns

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-gslb/meridian/dns/policy"
 )
 
 // Explain tells how the server answers qname/qtype for a client: at address client (as if the
@@ -36,8 +38,9 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 	if err := m.Unpack(wire); err != nil { // exactly what the server would parse
 		return "", fmt.Errorf("parse query: %w", err)
 	}
-	var ex decision
-	resp, _ := h.snap.Load().build(m, UDP, src, &ex)
+	tr := trace{explain: true}
+	resp, _ := h.snap.Load().build(m, UDP, src, &tr)
+	ex := tr.d
 
 	var b strings.Builder
 	fmt.Fprintf(&b, ";; explain %s %s from %s", m.Question[0].Name, dns.TypeToString[qtype], src)
@@ -63,7 +66,17 @@ func (h *Handler) Explain(qname string, qtype uint16, client netip.Addr, subnet 
 		if ex.Degraded {
 			b.WriteString(" (degraded_ttl: an endpoint the decision looked at is down)")
 		}
-		fmt.Fprintf(&b, "\n  failover bound: %s", ex.svc.boundText)
+		b.WriteString("\n")
+		var hv policy.HealthView
+		if s := h.snap.Load(); s.health != nil {
+			hv = s.health()
+		}
+		ex.svc.explainSpill(&b, hv)
+		if ex.svc.proxyBound > 0 {
+			fmt.Fprintf(&b, "  failover bound: %s; for clients without a proxy in between (DNS only): %s", ex.svc.proxyBoundText, ex.svc.boundText)
+		} else {
+			fmt.Fprintf(&b, "  failover bound: %s", ex.svc.boundText)
+		}
 		if ex.ecsUsed {
 			fmt.Fprintf(&b, "; ECS scope /%d", ex.scope)
 		}

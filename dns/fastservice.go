@@ -77,6 +77,9 @@ func (s *snapshot) respondService(fs *fastService, out, req []byte, q *query, ck
 		ecs = ecsFromWire(req[q.ecs:])
 	}
 	d := s.decide(fs.svc, fs.family, src, ecs, false)
+	if q.trace != nil {
+		q.trace.d, q.trace.d.svc = d, fs.svc
+	}
 	if d.Outcome != policy.Answer {
 		return nil
 	}

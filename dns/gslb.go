@@ -33,6 +33,11 @@ type service struct {
 	// time (interval × fall + timeout) plus the TTL; 0 when no pool of the service is monitored.
 	bound     time.Duration
 	boundText string // how bound is made, for explain
+	// fronts are the pools that front proxies, and proxyBound the bound for clients through
+	// them: detection only, as the proxies spill (spill.go); 0 and "" without such a pool.
+	fronts         []fronted
+	proxyBound     time.Duration
+	proxyBoundText string
 	// recently: an endpoint whose state changed less than this ago (3 × its monitor's
 	// interval) still makes answers degraded, so clients return soon while things move.
 	recently time.Duration
@@ -57,7 +62,7 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 		for _, e := range p.Endpoints {
 			pp.Endpoints = append(pp.Endpoints, policy.Endpoint{
 				ID: p.EndpointID(e), Addr: e.Addr, Weight: e.Weight, Enabled: e.Enabled,
-				AwaitRise: e.Dynamic && !p.ServeBeforeRise && p.Monitor != "", Dynamic: e.Dynamic,
+				AwaitRise: p.AwaitsRise(e), Dynamic: e.Dynamic,
 			})
 		}
 		pools[p.Name] = pp
@@ -87,6 +92,8 @@ func buildServices(cfg *config.Config, m *metrics) (map[string]*service, *nets, 
 			s := &service{p: ps, name: c.Name, ttl: c.TTL, degraded: c.DegradedTTL, ignoreECS: c.IgnoreECS}
 			s.counts.answers = make([]atomic.Uint64, len(ps.Pools)+1)
 			s.bound, s.boundText = failoverBound(cfg, c)
+			s.fronts = frontedPools(cfg, c, pools)
+			s.proxyBound, s.proxyBoundText = proxyBound(cfg, s.fronts)
 			s.recently = 3 * slowestInterval(cfg, c)
 			for o := range s.decisions {
 				s.decisions[o] = m.decisions.WithLabelValues(c.Name, c.Policy, policy.Outcome(o).String())

@@ -17,6 +17,7 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns/cookie"
 	"github.com/meridian-gslb/meridian/dns/dnssec"
+	"github.com/meridian-gslb/meridian/dns/dnstap"
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/dns/rrl"
 	"github.com/meridian-gslb/meridian/dns/zone"
@@ -61,7 +62,11 @@ type Handler struct {
 	geoWatch   time.Duration // how often WatchGeo checks the files; 0: never
 	geoChanged chan struct{} // tells WatchGeo to watch the new database
 	stopScopes func()        // cancels the ECS scope maps' build for an older snapshot
+	xfr        *secondaries  // transfer metrics and the NOTIFY queue (notify.go)
 	scopesDone chan struct{} // closed when the current build ends
+	// tap logs queries (dnstap.go); nil: off. tapOpts: nil unless WithDnstap.
+	tap     atomic.Pointer[dnstap.Tap]
+	tapOpts *dnstap.Options
 }
 
 // snapshot is everything one config gives the query path. Immutable but for its cache.
@@ -86,6 +91,8 @@ type snapshot struct {
 	cookies      *cookies                      // nil: DNS cookies off
 	rrl          *rrl.Limiter                  // nil: no response rate limiting
 	signers      map[*zone.Zone]*dnssec.Signer // the signed zones
+	transfers    map[string]*xfrZone           // the zones secondaries may copy, by origin (transfer.go)
+	tsig         map[string]*tsigKey           // the [tsig] keys, by name
 }
 
 // Option configures a Handler.
@@ -111,6 +118,7 @@ func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer,
 	}
 	h.metrics = newMetrics(reg, func() float64 { return float64(h.snap.Load().cache.len()) })
 	h.signing = dnssec.NewMetrics(reg)
+	h.xfr = newSecondaries(reg, h.log)
 	reg.MustRegister(endpointUp{h}, fullEndpoints{h})
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
@@ -119,14 +127,14 @@ func NewHandler(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer,
 }
 
 // Reload builds a snapshot from cfg and swaps it in atomically; queries in flight finish on the
-// old one (Prepare, then Commit). On error nothing changes.
+// old one (Prepare, then Commit). On error nothing changes, but for a dnstap output that cannot
+// be opened: the rest is served, without query logging, and the error returned.
 func (h *Handler) Reload(cfg *config.Config) error {
 	p, err := h.Prepare(cfg)
 	if err != nil {
 		return err
 	}
-	p.Commit()
-	return nil
+	return p.commit()
 }
 
 // Prepared is a config built for the handler, not serving yet: Commit swaps it in. A node
@@ -138,6 +146,9 @@ type Prepared struct {
 	s      *snapshot
 	db     *geo.DB // the snapshot's databases
 	reread bool    // db is the running one, to be re-read from its files at Commit
+
+	// notify are the zones with a new serial: their secondaries are told at Commit.
+	notify []*xfrZone
 }
 
 // Prepare builds everything cfg needs — zones, services, the latency table, the GeoIP
@@ -160,6 +171,15 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	keys, err := tsigKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var xfrRunning map[string]*xfrZone
+	if s := h.snap.Load(); s != nil {
+		xfrRunning = s.transfers
+	}
+	xfr, notify := transfers(cfg, zs, services, keys, xfrRunning, h.log) // before anything packs the SOA
 	var latency *policy.LatencyTable
 	if cfg.Geo.Latency != "" {
 		if latency, err = policy.LoadLatency(cfg.Geo.Latency); err != nil {
@@ -181,7 +201,7 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 	h.mu.Lock()
 	db, paths := h.geoDB, h.geoPaths
 	h.mu.Unlock()
-	p := &Prepared{h: h, cfg: cfg}
+	p := &Prepared{h: h, cfg: cfg, notify: notify}
 	switch {
 	case len(cfg.Geo.Databases) == 0:
 		db = nil
@@ -209,6 +229,8 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 		cookies:   ck,
 		rrl:       limiter,
 		signers:   signed,
+		transfers: xfr,
+		tsig:      keys,
 	}
 	if h.measured != nil {
 		p.s.load = h.measured
@@ -220,8 +242,15 @@ func (h *Handler) Prepare(cfg *config.Config) (*Prepared, error) {
 	return p, nil
 }
 
-// Commit serves the prepared config from the next query on.
+// Commit serves the prepared config from the next query on. A dnstap output that cannot be
+// opened is logged, and queries are not logged until a reload opens one.
 func (p *Prepared) Commit() {
+	if err := p.commit(); err != nil {
+		p.h.log.Error("dnstap output not opened; queries are not logged", "err", err)
+	}
+}
+
+func (p *Prepared) commit() error {
 	h, cfg, s, db := p.h, p.cfg, p.s, p.db
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -236,6 +265,7 @@ func (p *Prepared) Commit() {
 		}
 	}
 	h.snap.Store(s)
+	h.xfr.queue(p.notify)
 	h.metrics.bound.Reset() // services this config removed leave the metric
 	for name, svc := range s.services {
 		if svc.bound > 0 {
@@ -258,6 +288,7 @@ func (p *Prepared) Commit() {
 		}
 		h.notifyGeo()
 	}
+	return h.commitTap(cfg.Server.Dnstap)
 }
 
 func (h *Handler) notifyGeo() {
@@ -340,11 +371,20 @@ func (s *snapshot) respondCached(out, req []byte, q *query, ck *cookieState, pro
 // scratch space the reply is written into when it fits (give UDP 4 KiB, TCP 64 KiB); the result
 // may alias it. src is the client, for logs and (later) steering.
 func (h *Handler) Respond(out, req []byte, proto Proto, src netip.AddrPort) []byte {
+	if t := h.tap.Load(); t != nil {
+		return h.respondTapped(t, out, req, proto, src)
+	}
+	return h.respond(out, req, proto, src, nil)
+}
+
+// respond is Respond; a policy decision it makes is copied into tr when tr is not nil.
+func (h *Handler) respond(out, req []byte, proto Proto, src netip.AddrPort, tr *trace) []byte {
 	start := time.Now()
 	s := h.snap.Load()
 	var q query
 	var ck cookieState
 	fast := parseFast(req, &q)
+	q.trace = tr
 	if fast && q.cookie > 0 {
 		var malformed bool
 		ck, malformed = s.cookies.check(req[q.cookie+4:q.cookie+4+int(u16(req[q.cookie+2:]))], src.Addr())
@@ -364,7 +404,7 @@ func (h *Handler) Respond(out, req []byte, proto Proto, src netip.AddrPort) []by
 			}
 		}
 	}
-	return h.slow(s, out, req, proto, src, start)
+	return h.slowTrace(s, out, req, proto, src, start, tr)
 }
 
 // limitUDP is rateLimit for UDP replies; TCP is never limited.

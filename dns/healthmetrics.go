@@ -3,12 +3,15 @@ package dns
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/health"
 )
 
+// One series per pool and endpoint, not per service too: pools are shared, and 10,000 services
+// over 1,000 pools of 100 endpoints made 2.8 million series (a scrape did not finish in 60 s).
 var descEndpointUp = prometheus.NewDesc("meridian_health_endpoint_up",
-	"State the policies see per service, pool and endpoint: 1 up, 0 down, -1 unknown (no monitor or not decided yet).",
-	[]string{"service", "pool", "endpoint"}, nil)
+	"State the policies see per pool and endpoint: 1 up, 0 down, -1 unknown (no monitor or not decided yet).",
+	[]string{"pool", "endpoint"}, nil)
 
 var (
 	descPoolEndpoints = prometheus.NewDesc("meridian_pool_endpoints",
@@ -41,30 +44,37 @@ func (c endpointUp) Collect(ch chan<- prometheus.Metric) {
 	hv := s.health()
 	type poolCount struct{ enabled, serving, min int }
 	pools := map[string]poolCount{}
+	count := func(p *policy.Pool) poolCount { // each pool once, however many services share it
+		if pc, ok := pools[p.Name]; ok {
+			return pc
+		}
+		pc := poolCount{min: max(p.MinHealthy, 1)}
+		for _, e := range p.Endpoints {
+			if !e.Enabled {
+				continue
+			}
+			st := hv.State(e.ID)
+			v := -1.0
+			switch st {
+			case health.Up:
+				v = 1
+			case health.Down:
+				v = 0
+			}
+			pc.enabled++
+			if policy.Serves(st, &e) {
+				pc.serving++
+			}
+			ch <- prometheus.MustNewConstMetric(descEndpointUp, prometheus.GaugeValue, v, p.Name, e.Addr.String())
+		}
+		pools[p.Name] = pc
+		return pc
+	}
 	for name, svc := range s.services {
 		eligible := false
 		for _, p := range svc.p.Pools {
-			pc := poolCount{min: max(p.MinHealthy, 1)}
-			for _, e := range p.Endpoints {
-				if !e.Enabled {
-					continue
-				}
-				st := hv.State(e.ID)
-				v := -1.0
-				switch st {
-				case health.Up:
-					v = 1
-				case health.Down:
-					v = 0
-				}
-				pc.enabled++
-				if st == health.Up || (!e.AwaitRise && st.Serving()) {
-					pc.serving++
-				}
-				ch <- prometheus.MustNewConstMetric(descEndpointUp, prometheus.GaugeValue, v, name, p.Name, e.Addr.String())
-			}
-			eligible = eligible || (pc.serving > 0 && pc.serving >= min(pc.min, pc.enabled))
-			pools[p.Name] = pc
+			pc := count(p)
+			eligible = eligible || policy.Eligible(pc.min, pc.enabled, pc.serving)
 		}
 		down := 0.0
 		if !eligible {

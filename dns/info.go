@@ -25,6 +25,12 @@ type ServiceInfo struct {
 	// answers (0 without a monitor), and How says how it is made.
 	FailoverBound float64 `json:"failover_bound_seconds"`
 	How           string  `json:"failover_bound"`
+	// ProxyFailoverBound is the bound for clients through the regions' proxies, when pools
+	// front them (detection only: the proxies spill), and ProxyHow how it is made; Spilling
+	// lists the pools whose region is served by spill now.
+	ProxyFailoverBound float64  `json:"proxy_failover_bound_seconds,omitempty"`
+	ProxyHow           string   `json:"proxy_failover_bound,omitempty"`
+	Spilling           []string `json:"spilling,omitempty"`
 }
 
 // PoolInfo is one pool of a service, in the service's configured order.
@@ -58,6 +64,7 @@ func (h *Handler) Services() []ServiceInfo {
 			Name: name, Policy: svc.p.Order.String(), Select: svc.p.Select.String(), Answers: svc.p.Answers,
 			TTL: svc.ttl, DegradedTTL: svc.degraded, OnAllDown: svc.p.OnAllDown.String(),
 			FailoverBound: svc.bound.Seconds(), How: svc.boundText,
+			ProxyFailoverBound: svc.proxyBound.Seconds(), ProxyHow: svc.proxyBoundText, Spilling: svc.spilling(hv),
 		}
 		if z := s.zones.Find(name); z != nil {
 			si.Zone = z.Origin

@@ -38,6 +38,7 @@ type query struct {
 	cookie   int // offset of the query's COOKIE option (RFC 7873), 0 when it has none
 	keyBytes [keyLen]byte
 	keyN     int
+	trace    *trace // not nil: the fast path copies its policy decision here (dnstap)
 }
 
 func u16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }

@@ -142,6 +142,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, ln := range s.tcp {
 		g.Go(func() error { return s.serveTCP(ctx, ln) })
 	}
+	g.Go(func() error { s.h.RunNotify(ctx, s.Addrs()); return nil })
 	for _, a := range s.Addrs() {
 		s.log.Info("dns listening", "addr", a, "udp_sockets", s.sockets)
 	}

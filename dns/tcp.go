@@ -138,6 +138,12 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := io.ReadFull(c, req); err != nil {
 			return
 		}
+		if isTransfer(req) {
+			if !s.h.serveTransfer(c, req, src) {
+				return
+			}
+			continue
+		}
 		resp := s.h.Respond(out[2:], req, TCP, src)
 		if len(resp) == 0 {
 			return // nothing to say to a malformed stream

@@ -39,7 +39,7 @@ func awaitingRise(cfg *config.Config) map[string]bool {
 	out := map[string]bool{}
 	for _, p := range cfg.Pools {
 		for _, e := range p.Endpoints {
-			if e.Dynamic && !p.ServeBeforeRise && p.Monitor != "" {
+			if p.AwaitsRise(e) {
 				out[p.EndpointID(e)] = true
 			}
 		}

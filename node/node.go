@@ -29,6 +29,7 @@ import (
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/health"
 	"github.com/meridian-gslb/meridian/health/measure"
+	"github.com/meridian-gslb/meridian/node/notify"
 	"github.com/meridian-gslb/meridian/proxy"
 	"github.com/meridian-gslb/meridian/proxy/feedback"
 	"github.com/meridian-gslb/meridian/store"
@@ -99,6 +100,7 @@ type Node struct {
 	proxies *proxy.Set          // nil: no proxy listener
 	rec     *feedback.Recorder  // with proxies
 	demo    *demo               // Options.Demo
+	notify  *notify.Notifier    // Serve: the [[notify]] webhooks
 	remote  atomic.Pointer[[]health.Target]
 	regions atomic.Pointer[[]web.RegionInfo]
 	held    atomic.Int64 // Ps held by DNS readers and event loops (procs.go)

@@ -8,14 +8,16 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
 	"github.com/meridian-gslb/meridian/health/plan"
+	"github.com/meridian-gslb/meridian/node/notify"
 	"github.com/meridian-gslb/meridian/proxy"
 )
 
 // change is a reload built and not yet serving: every part's next state.
 type change struct {
 	cfg     *config.Config
-	dns     *dns.Prepared   // nil: no DNS
-	proxies *proxy.Prepared // nil: no proxies
+	dns     *dns.Prepared    // nil: no DNS
+	proxies *proxy.Prepared  // nil: no proxies
+	notify  *notify.Prepared // nil: no store to notify of
 	plan    *plan.Plan
 }
 
@@ -86,6 +88,11 @@ func (n *Node) prepare(cfg *config.Config) (*change, error) {
 			return nil, err
 		}
 	}
+	if n.notify != nil {
+		if c.notify, err = n.notify.Prepare(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if n.h != nil {
 		if c.dns, err = n.h.Prepare(cfg); err != nil {
 			return nil, err // the proxies' Prepared is dropped: it changed nothing
@@ -104,6 +111,9 @@ func (n *Node) commit(c *change) {
 	}
 	if c.proxies != nil {
 		c.proxies.Commit()
+	}
+	if c.notify != nil {
+		c.notify.Commit()
 	}
 	if n.st != nil {
 		n.st.SetRules(c.plan.Rules())

@@ -39,6 +39,9 @@ func (n *Node) Run(ctx context.Context) error {
 		n.stopSched = func() { stop(); <-done } // Replace stops probing before it closes the store
 		g.Go(func() error { defer close(done); return n.sched.Run(sctx) })
 	}
+	if n.notify != nil {
+		g.Go(func() error { return n.notify.Run(ctx) })
+	}
 	if n.demo != nil {
 		g.Go(func() error { <-ctx.Done(); n.demo.Close(); return nil })
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/meridian-gslb/meridian/dns/policy"
 	"github.com/meridian-gslb/meridian/health"
 	"github.com/meridian-gslb/meridian/health/plan"
+	"github.com/meridian-gslb/meridian/node/notify"
 	"github.com/meridian-gslb/meridian/store"
 	"github.com/meridian-gslb/meridian/web"
 )
@@ -67,14 +68,18 @@ func (n *Node) buildServe(ctx context.Context, cfg *config.Config) error {
 	}
 	// One View per decision: the handler calls this once for each answer it decides.
 	view := func() policy.HealthView { return n.st.View() }
-	if n.h, err = dns.NewHandler(cfg, n.log, n.reg, dns.WithHealth(view), dns.WithMeasurements(n.meas)); err != nil {
+	if n.h, err = dns.NewHandler(cfg, n.log, n.reg, dns.WithHealth(view), dns.WithMeasurements(n.meas), n.dnstap()); err != nil {
 		return err
 	}
+	n.defer_(n.h.CloseDnstap) // closers run once Run has stopped the DNS server
 	api.Services = n.h
 	if n.o.Demo {
 		n.demo = newDemo(cfg, n.log)
 		n.defer_(n.demo.Close)
 		api.Demo = n.demo
+	}
+	if n.notify, err = notify.New(cfg, n.st, notify.Options{Logger: n.log, Registerer: n.reg}); err != nil {
+		return err
 	}
 	n.sched = health.NewScheduler(cfg.Server.Node, p.Local(), health.Probers(), n.st,
 		health.SchedulerOptions{Logger: n.log, Registerer: n.reg})
@@ -83,7 +88,7 @@ func (n *Node) buildServe(ctx context.Context, cfg *config.Config) error {
 			return err
 		}
 		n.proxies.ApplyHealth(storeHealth(n.st.View(), awaitingRise(cfg))) // before the first client; then feed.go
-		api.Proxy = n.proxyBackends
+		api.Proxy, api.ProxySpill = n.proxyBackends, n.proxySpills
 	}
 	api.Config, api.Reload = n.Config, n.Reload
 	if n.o.Replace != nil {
@@ -128,7 +133,7 @@ func (n *Node) proxyBackends() []web.ProxyBackend {
 	var out []web.ProxyBackend
 	for _, b := range n.proxies.Backends() {
 		out = append(out, web.ProxyBackend{Listener: b.Listener, ID: b.ID, Addr: b.Addr, Weight: b.Weight,
-			Available: b.Available, Healthy: b.Healthy, Draining: b.Draining, Ejected: b.Ejected, InFlight: b.InFlight})
+			Available: b.Available, Healthy: b.Healthy, Draining: b.Draining, Ejected: b.Ejected, InFlight: b.InFlight, Spill: b.Spill})
 	}
 	return out
 }

@@ -24,7 +24,10 @@ func newUpstreams(name string, old map[string]*balance.Upstream) *upstreams {
 }
 
 func (b *upstreams) get(id, addr string, weight int) *balance.Upstream {
-	key := fmt.Sprintf("%s %s %d", id, addr, weight)
+	return b.getKey(fmt.Sprintf("%s %s %d", id, addr, weight), id, addr, weight)
+}
+
+func (b *upstreams) getKey(key, id, addr string, weight int) *balance.Upstream {
 	if u := b.next[key]; u != nil {
 		return u
 	}

@@ -13,5 +13,9 @@
 //	set.ApplyHealth(state)   // whenever health changes
 //	err = set.Run(ctx)       // until ctx ends and in-flight work has drained
 //
+// A listener with spill (config [proxy.NAME] spill or spill_service) also holds the backends of
+// the pools it spills to, as Upstreams of their own with the pools' endpoint IDs, so health
+// reaches them the same way; proxy/spill picks among them when none of its own can take work.
+//
 // It does not balance or forward bytes itself: see proxy/balance, proxy/l4 and proxy/l7.
 package proxy

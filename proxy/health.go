@@ -43,6 +43,9 @@ type BackendInfo struct {
 	Draining  bool
 	Ejected   bool
 	InFlight  int64
+	// Spill is the pool this backend belongs to as a spill target of the listener (it takes
+	// only what the listener's own backends cannot); "" for the listener's own.
+	Spill string
 }
 
 // Backends lists every listener's backends, sorted by listener, then ID and address.
@@ -51,13 +54,15 @@ func (s *Set) Backends() []BackendInfo {
 	defer s.mu.Unlock()
 	var out []BackendInfo
 	for _, l := range s.listeners {
+		spilled := spillBackends(l.spill)
 		for _, u := range l.ups {
 			out = append(out, BackendInfo{Listener: l.name, ID: u.ID, Addr: u.Addr, Weight: u.Weight,
-				Available: u.Available(), Healthy: u.Healthy(), Draining: u.Draining(), Ejected: u.Ejected(), InFlight: u.InFlight()})
+				Available: u.Available(), Healthy: u.Healthy(), Draining: u.Draining(), Ejected: u.Ejected(), InFlight: u.InFlight(),
+				Spill: spilled[u]})
 		}
 	}
 	slices.SortFunc(out, func(a, b BackendInfo) int {
-		return cmp.Or(cmp.Compare(a.Listener, b.Listener), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Addr, b.Addr))
+		return cmp.Or(cmp.Compare(a.Listener, b.Listener), cmp.Compare(a.Spill, b.Spill), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Addr, b.Addr))
 	})
 	return out
 }

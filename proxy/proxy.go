@@ -18,6 +18,7 @@ import (
 	"github.com/meridian-gslb/meridian/proxy/balance"
 	"github.com/meridian-gslb/meridian/proxy/l4"
 	"github.com/meridian-gslb/meridian/proxy/l7"
+	"github.com/meridian-gslb/meridian/proxy/spill"
 	"github.com/meridian-gslb/meridian/proxy/stats"
 )
 
@@ -60,8 +61,12 @@ type listener struct {
 	l4      *l4.Server
 	l7      *l7.Server
 	outlier *balance.Outlier
-	// ups are the listener's distinct backends, over every route; keyed by upstreamKey.
+	// ups are the listener's distinct backends, over every route and its spill tiers; keyed
+	// by upstreamKey.
 	ups map[string]*balance.Upstream
+	// spill is where work goes that none of its own backends can take; nil: none. Guarded
+	// by Set.mu.
+	spill *spill.Spill
 }
 
 // New builds a listener for every proxy of cfg; none listens until Listen.
@@ -100,9 +105,12 @@ func (s *Set) newListener(cfg *config.Config, pc config.Proxy) (*listener, error
 		if berr != nil {
 			return nil, berr
 		}
+		if l.spill, berr = s.newSpill(b, cfg, pc); berr != nil {
+			return nil, berr
+		}
 		l.ups = b.next
 		l.l4, err = l4.New(l4.Options{
-			Name: pc.Name, Listen: pc.Listen.String(), Backends: ups, Selector: sel,
+			Name: pc.Name, Listen: pc.Listen.String(), Backends: ups, Selector: sel, Spill: l.spill,
 			ProxyProtocol: pc.ProxyProtocol, MaxConns: pc.MaxConns, MaxConnsPerBackend: pc.MaxConnsPerBackend,
 			ConnectTimeout: pc.ConnectTimeout, IdleTimeout: pc.IdleTimeout, DrainTimeout: pc.DrainTimeout,
 			Outlier: l.outlier, Feedback: fb, Metrics: s.met, Logger: s.o.Logger,
@@ -114,6 +122,10 @@ func (s *Set) newListener(cfg *config.Config, pc config.Proxy) (*listener, error
 	if err != nil {
 		return nil, err
 	}
+	if l.spill, err = s.newSpill(b, cfg, pc); err != nil {
+		return nil, err
+	}
+	routes[len(routes)-1].Spill = l.spill // the listener's own backends, the default route
 	l.ups = b.next
 	o := l7.Options{
 		Name: pc.Name, Listen: pc.Listen.String(), Routes: routes,

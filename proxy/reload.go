@@ -8,6 +8,7 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/proxy/balance"
 	"github.com/meridian-gslb/meridian/proxy/l7"
+	"github.com/meridian-gslb/meridian/proxy/spill"
 )
 
 // Reload applies cfg to the running listeners (Prepare, then Commit). On an error nothing is
@@ -35,6 +36,7 @@ type swap struct {
 	routes []*l7.Route
 	tcp    []*balance.Upstream
 	sel    balance.Selector
+	spill  *spill.Spill
 }
 
 // Prepare builds cfg's backends and routes for the running listeners, keeping the Upstreams
@@ -59,6 +61,11 @@ func (s *Set) Prepare(cfg *config.Config) (*Prepared, error) {
 			sw.tcp, sw.sel, err = b.tcpBackends(cfg, pc)
 		} else {
 			sw.routes, err = b.routes(cfg, pc)
+		}
+		if err == nil {
+			if sw.spill, err = s.newSpill(b, cfg, pc); err == nil && sw.routes != nil {
+				sw.routes[len(sw.routes)-1].Spill = sw.spill
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("proxy %s: %w", pc.Name, err))
@@ -97,8 +104,9 @@ func (p *Prepared) Commit() {
 		for _, u := range sw.ups {
 			applyHealth(u, s.health) // new ones get the known state before they take work
 		}
+		sw.l.spill = sw.spill
 		if sw.l.l4 != nil {
-			sw.l.l4.SetBackends(sw.tcp, sw.sel)
+			sw.l.l4.SetPool(sw.tcp, sw.sel, sw.spill)
 		} else {
 			sw.l.l7.SetRoutes(sw.routes)
 		}
@@ -128,6 +136,7 @@ func (s *Set) has(name string) bool {
 func routing(p config.Proxy) config.Proxy {
 	p.Pool, p.Port, p.Backends, p.Routes = "", 0, nil, nil
 	p.Algorithm, p.HashKey, p.Sticky, p.Monitor, p.Region, p.Line = "", "", nil, "", "", 0
+	p.Spill, p.SpillService, p.SpillMaxConns, p.SpillRate = nil, "", 0, 0
 	return p
 }
 
@@ -139,5 +148,6 @@ func withRouting(running, next config.Proxy) config.Proxy {
 	out := running
 	out.Pool, out.Port, out.Backends, out.Routes = next.Pool, next.Port, next.Backends, next.Routes
 	out.Algorithm, out.HashKey, out.Sticky, out.Monitor, out.Region, out.Line = next.Algorithm, next.HashKey, next.Sticky, next.Monitor, next.Region, next.Line
+	out.Spill, out.SpillService, out.SpillMaxConns, out.SpillRate = next.Spill, next.SpillService, next.SpillMaxConns, next.SpillRate
 	return out
 }

@@ -57,6 +57,9 @@ type API struct {
 	Replace func(ctx context.Context) (int, error)
 	// Proxy, when not nil, lists the local proxy's backends for GET /api/v1/proxy (web/proxy.go).
 	Proxy func() []ProxyBackend
+	// ProxySpill, when not nil, lists the local listeners that spill across regions, for
+	// GET /api/v1/proxy's "spill" (web/proxy.go).
+	ProxySpill func() []ProxySpill
 	// Demo, when not nil, lets the dashboard stop and start the demo backends (web/demo.go).
 	Demo Demo
 	// Registry, when not nil, serves /api/v1/pools/{pool}/endpoints (web/pools.go).
@@ -88,6 +91,7 @@ type api struct {
 	sampler *sampler
 	// proxies, when not nil, lists the local proxy's backends for /api/v1/proxy (proxy.go).
 	proxies func() []ProxyBackend
+	spills  func() []ProxySpill
 	demo    Demo // nil: no demo backends (demo.go)
 	// registry and cluster, when not nil: pools.go, cluster.go.
 	registry Registry
@@ -465,6 +469,6 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 func (s *Server) apiHandler(c *API) *api {
 	return &api{h: c.Health, token: sha256.Sum256([]byte(c.Token)), open: c.Token != "", log: s.log, peer: c.Peer, svc: c.Services,
-		regs: c.Regions, cfg: c.Config, reload: c.Reload, replace: c.Replace, proxies: c.Proxy, demo: c.Demo, stop: s.stop, sampler: s.sampler,
+		regs: c.Regions, cfg: c.Config, reload: c.Reload, replace: c.Replace, proxies: c.Proxy, spills: c.ProxySpill, demo: c.Demo, stop: s.stop, sampler: s.sampler,
 		reloaded: s.reloaded, history: s.history, registry: c.Registry, cluster: c.Cluster}
 }

@@ -181,3 +181,12 @@ func TestEventsByService(t *testing.T) {
 		t.Errorf("a service's second page of one: %s", page)
 	}
 }
+
+// TestRedactWebhookURL: the config API shows a webhook's host, not its path (a Slack
+// incoming webhook's path is its secret).
+func TestRedactWebhookURL(t *testing.T) {
+	got := redact(reflect.ValueOf(config.Notify{Name: "slack", URL: "https://hooks.slack.com/services/T0/B0/s3cret"}), "")
+	if u := got.(map[string]any)["url"]; u != "https://hooks.slack.com/<redacted>" {
+		t.Errorf("url = %v, want https://hooks.slack.com/<redacted>", u)
+	}
+}

@@ -152,7 +152,7 @@ func (d *decider) walk(ps []ranked, c []cand) []cand {
 			p, start := rp.pool, len(c)
 			for e := range p.Endpoints {
 				ep := &p.Endpoints[e]
-				if usable(ep, fam) && (hv == nil || serves(hv.State(ep.ID), ep)) && !d.full(p, ep) {
+				if usable(ep, fam) && (hv == nil || Serves(hv.State(ep.ID), ep)) && !d.full(p, ep) {
 					c = append(c, cand{ep: ep, pool: p})
 				}
 			}
@@ -303,10 +303,18 @@ func (d *decider) stepf(format string, args ...any) {
 	}
 }
 
-// serves says whether ep in state st takes answers.
-func serves(st health.State, ep *Endpoint) bool {
+// Serves says whether ep in state st takes answers: not down, and up for one that awaits its
+// first rise. The meridian_pool_* gauges and the notifications count pools with it.
+func Serves(st health.State, ep *Endpoint) bool {
 	if ep.AwaitRise {
 		return st == health.Up
 	}
 	return st.Serving()
+}
+
+// Eligible says whether a pool with enabled endpoints, serving of them, takes answers under
+// its minHealthy: at least one serves, and at least min(minHealthy, enabled) (a minHealthy
+// below 1 counts as 1). Counted over both families, as the meridian_pool_* gauges count.
+func Eligible(minHealthy, enabled, serving int) bool {
+	return serving > 0 && serving >= min(max(minHealthy, 1), enabled)
 }

@@ -58,6 +58,9 @@ func ForProxy(cfg *config.Config) *Plan {
 		for _, r := range pc.Routes {
 			used[r.Pool] = true
 		}
+		for _, s := range pc.Spill { // spilled to on the same health as the DNS
+			used[s.Pool] = true
+		}
 	}
 	p := newPlan()
 	p.addPools(cfg, func(pool string) bool { return used[pool] })

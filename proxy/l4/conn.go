@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meridian-gslb/meridian/proxy/balance"
+	"github.com/meridian-gslb/meridian/proxy/spill"
 )
 
 // conn is one proxied client connection and its backend connection.
@@ -163,11 +164,24 @@ func (s *Server) connect(hard context.Context, client *net.TCPConn) (*net.TCPCon
 	)
 	reason := "no_backend"
 	for ntried < connectTries {
-		u := s.pick(p, key, tried[:ntried], full)
+		u, acquired := s.pick(p, key, tried[:ntried], full), false
 		if u == nil {
-			break
+			if p.spill == nil {
+				break
+			}
+			// None of our own backends can take it: the next region's pool, with the
+			// same skip lists (a spill backend that failed is not tried again).
+			skip := func(x *balance.Upstream) bool { return contains(tried[:ntried], x) || contains(full, x) }
+			var why string
+			if u, _, why = p.spill.Pick(key, skip, s.o.MaxConnsPerBackend, key); u == nil {
+				if why == spill.Capped {
+					reason = spill.Capped
+				}
+				break
+			}
+			acquired = true
 		}
-		if !u.TryAcquire(s.o.MaxConnsPerBackend) {
+		if !acquired && !u.TryAcquire(s.o.MaxConnsPerBackend) {
 			full = append(full, u)
 			reason = "backend_max_conns"
 			continue

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meridian-gslb/meridian/proxy/balance"
+	"github.com/meridian-gslb/meridian/proxy/spill"
 	"github.com/meridian-gslb/meridian/proxy/stats"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -32,6 +33,9 @@ type Options struct {
 	Listen   string // host:port (port 0 ok: see Addr)
 	Backends []*balance.Upstream
 	Selector balance.Selector // keyed selectors get the client IP (no port) as key; nil: round robin
+	// Spill takes the connections none of Backends can take (all unavailable, at their limit,
+	// or failing to connect); nil: none.
+	Spill *spill.Spill
 	// ProxyProtocol is "", "v1" or "v2": send a PROXY protocol header to the backend first.
 	ProxyProtocol string
 	// MaxConns caps client connections at once; 0: none. Over it a connection is accepted and
@@ -108,6 +112,7 @@ type Server struct {
 type pool struct {
 	backends []*balance.Upstream
 	sel      balance.Selector
+	spill    *spill.Spill // nil: none
 }
 
 // metrics are the listener's children of the shared vectors, resolved once; nil fields when
@@ -171,17 +176,20 @@ func New(o Options) (*Server, error) {
 			active:      m.Active.WithLabelValues(o.Name),
 		}
 	}
-	s.SetBackends(o.Backends, o.Selector)
+	s.SetPool(o.Backends, o.Selector, o.Spill)
 	return s, nil
 }
 
 // SetBackends swaps the backend set and selector at once; connections already made stay on
 // their backends. A nil selector means round robin.
-func (s *Server) SetBackends(b []*balance.Upstream, sel balance.Selector) {
+func (s *Server) SetBackends(b []*balance.Upstream, sel balance.Selector) { s.SetPool(b, sel, nil) }
+
+// SetPool swaps the backend set, selector and spill (nil: none) at once, as SetBackends.
+func (s *Server) SetPool(b []*balance.Upstream, sel balance.Selector, sp *spill.Spill) {
 	if sel == nil {
 		sel = new(balance.RoundRobin)
 	}
-	s.pool.Store(&pool{backends: b, sel: sel})
+	s.pool.Store(&pool{backends: b, sel: sel, spill: sp})
 }
 
 // Listen binds the listen address. Serve calls it when it has not been called.

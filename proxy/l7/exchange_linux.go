@@ -180,6 +180,8 @@ func (c *hconn) tryBackend() {
 			switch {
 			case c.failed:
 				code = 502
+			case p.capped:
+				s.m.rejected(rejSpillCap)
 			case p.full:
 				s.m.rejected(rejBackendFull)
 			default:
@@ -188,7 +190,7 @@ func (c *hconn) tryBackend() {
 			c.respond(code, keepUnread, 0, "")
 			return
 		}
-		u := c.rt.r.Backends[p.idx]
+		u := c.rt.bs[p.idx]
 		c.u, c.pk = u, p
 		if bc := l.idleConn(u, !c.idem || c.hasBody); bc != nil {
 			c.attach(bc, true)

@@ -72,6 +72,8 @@ func (c *clientConn) forward(rt *route, start time.Time) bool {
 			switch {
 			case failed:
 				code = 502
+			case p.capped:
+				s.m.rejected(rejSpillCap)
 			case p.full:
 				s.m.rejected(rejBackendFull)
 			default:
@@ -81,7 +83,7 @@ func (c *clientConn) forward(rt *route, start time.Time) bool {
 			s.m.request("", code, start, 0, 0)
 			return keepIfUnread
 		}
-		u, pool := rt.r.Backends[p.idx], rt.pools[p.idx]
+		u, pool := rt.bs[p.idx], rt.pools[p.idx]
 		dialTimeout := s.o.BackendTimeout
 		if attempts > 0 || s.o.Retries > 0 {
 			dialTimeout = min(dialTimeout, max(time.Until(retryEnd), 100*time.Millisecond))

@@ -144,7 +144,7 @@ func (s *Server) h2Response(resp *http.Response) error {
 }
 
 // errNoBackend: no backend could take the request; full when one was at its limit.
-type errNoBackend struct{ full, failed bool }
+type errNoBackend struct{ full, capped, failed bool }
 
 func (e errNoBackend) Error() string { return "no backend available" }
 
@@ -156,7 +156,9 @@ func (s *Server) h2Error(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &nb) && !nb.failed:
 		code = 503
-		if nb.full {
+		if nb.capped {
+			s.m.rejected(rejSpillCap)
+		} else if nb.full {
 			s.m.rejected(rejBackendFull)
 		} else {
 			s.m.rejected(rejNoBackend)
@@ -189,9 +191,9 @@ func (t h2RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		p := q.rt.pick(q, &q.tried, s.o.MaxConnsPerBackend)
 		if p.idx < 0 {
-			return nil, errNoBackend{full: p.full, failed: failed}
+			return nil, errNoBackend{full: p.full, capped: p.capped, failed: failed}
 		}
-		u := q.rt.r.Backends[p.idx]
+		u := q.rt.bs[p.idx]
 		a := s.h2fl.add(req.Context(), u)
 		out := req.WithContext(a.ctx)
 		url := *req.URL

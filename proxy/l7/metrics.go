@@ -39,6 +39,7 @@ const (
 	rejMaxConns    = "max_conns"
 	rejBackendFull = "backend_max_conns"
 	rejNoBackend   = "no_backend"
+	rejSpillCap    = "spill_cap"
 	rejHeaderLarge = "header_too_large"
 	rejBadRequest  = "bad_request"
 )

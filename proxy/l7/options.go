@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meridian-gslb/meridian/proxy/balance"
+	"github.com/meridian-gslb/meridian/proxy/spill"
 	"github.com/meridian-gslb/meridian/proxy/stats"
 )
 
@@ -78,6 +79,10 @@ type Route struct {
 	Selector balance.Selector
 	HashKey  string  // keyed selectors: "ip" (default), "header:NAME", "cookie:NAME", "path"
 	Sticky   *Sticky // nil: none
+	// Spill takes the requests none of Backends can take, unless they carry a Meridian-Spill
+	// header (a monitor asking for this region alone, or a request another proxy spilled);
+	// nil: none.
+	Spill *spill.Spill
 }
 
 // Sticky pins a client to a backend with a cookie.

@@ -3,6 +3,7 @@ package l7
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/meridian-gslb/meridian/proxy/balance"
@@ -58,8 +59,12 @@ type route struct {
 	key     hashKind
 	keyName string
 
-	pools     []*connPool // parallel to r.Backends
-	stickyIDs []string    // parallel to r.Backends: the cookie value naming each
+	// bs are r.Backends, then the backends of each of r.Spill's tiers (first[i] is where
+	// tier i starts): pick's index is into bs.
+	bs        []*balance.Upstream
+	first     []int
+	pools     []*connPool // parallel to bs
+	stickyIDs []string    // parallel to bs: the cookie value naming each
 }
 
 // table is one generation of routes; requests keep the table they started with.
@@ -81,9 +86,17 @@ func compileRoute(r *Route, poolFor func(*balance.Upstream) *connPool) *route {
 		c.share = 0
 	}
 	c.key, c.keyName, _ = parseHashKey(r.HashKey)
-	c.pools = make([]*connPool, len(r.Backends))
-	c.stickyIDs = make([]string, len(r.Backends))
-	for i, u := range r.Backends {
+	c.bs = r.Backends
+	if r.Spill != nil {
+		c.bs = slices.Clone(r.Backends)
+		for _, t := range r.Spill.Tiers() {
+			c.first = append(c.first, len(c.bs))
+			c.bs = append(c.bs, t.Backends...)
+		}
+	}
+	c.pools = make([]*connPool, len(c.bs))
+	c.stickyIDs = make([]string, len(c.bs))
+	for i, u := range c.bs {
 		c.pools[i] = poolFor(u)
 		c.stickyIDs[i] = stickyID(u)
 	}

@@ -33,13 +33,14 @@ func appendSetCookie(b []byte, s *Sticky, id string) []byte {
 	return b
 }
 
-// stickyIndex returns the index of the backend whose id the client's cookie names, or -1.
+// stickyIndex returns the index of the route's own backend whose id the client's cookie
+// names, or -1 (a spilled request is never pinned).
 func (c *route) stickyIndex(req request) int {
 	v, ok := req.cookie(c.r.Sticky.Cookie)
 	if !ok {
 		return -1
 	}
-	for i, id := range c.stickyIDs {
+	for i, id := range c.stickyIDs[:len(c.r.Backends)] {
 		if id == v {
 			return i
 		}

@@ -26,6 +26,9 @@ type Metrics struct {
 	// Rejected counts refused work by listener and reason (rate_limit, max_conns,
 	// backend_max_conns, no_backend, header_too_large, bad_request).
 	Rejected *prometheus.CounterVec
+	// Spilled counts requests (L7) and connections (L4) sent to another region's pool because
+	// none of the listener's own backends could take them, by listener and pool ("to").
+	Spilled *prometheus.CounterVec
 }
 
 // New registers the proxy metrics with reg (nil: not registered, still counted).
@@ -48,9 +51,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Payload bytes by listener and direction (in: from clients, out: to clients)."}, []string{"listener", "direction"}),
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_proxy_rejected_total",
 			Help: "Requests or connections refused, by listener and reason."}, []string{"listener", "reason"}),
+		Spilled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_proxy_spilled_total",
+			Help: "Requests or connections spilled to another region's pool (no own backend could take them), by listener and pool."},
+			[]string{"listener", "to"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Duration, m.Connections, m.Active, m.Ejections, m.Retries, m.Bytes, m.Rejected)
+		reg.MustRegister(m.Requests, m.Duration, m.Connections, m.Active, m.Ejections, m.Retries, m.Bytes, m.Rejected, m.Spilled)
 	}
 	return m
 }
