@@ -55,6 +55,46 @@ function regionStates() {
   return out;
 }
 
+// ---- Spill: a region whose proxies serve by spill to another region's backends (issue 18) ----
+
+// spills lists, for each service's pool that fronts proxies now serving by spill (the API's
+// "spilling"), the region it spills to: the next pool in the service's order (wrapping
+// around, as the proxies' spill order does) of another region that is neither spilling nor
+// down; "" when there is none.
+function spills() {
+  const out = [];
+  for (const s of services) {
+    const spilling = new Set(s.spilling || []);
+    s.pools.forEach((p, i) => {
+      if (!spilling.has(p.name)) return;
+      const next = [...s.pools.slice(i + 1), ...s.pools.slice(0, i)]
+        .find(q => q.region && q.region !== p.region && !spilling.has(q.name) && poolState(q) !== "down");
+      out.push({ service: s.name, pool: p.name, from: p.region || "", to: next ? next.region : "" });
+    });
+  }
+  return out;
+}
+
+// regionSpills: region → the regions its proxies spill to, over every service.
+function regionSpills() {
+  const by = new Map();
+  for (const sp of spills()) {
+    if (!sp.from) continue;
+    if (!by.has(sp.from)) by.set(sp.from, new Set());
+    if (sp.to) by.get(sp.from).add(sp.to);
+  }
+  return new Map([...by].map(([r, to]) => [r, [...to].sort()]));
+}
+
+function spillText(to) { return to.length ? `spilling → ${to.join(", ")}` : "spilling, no region up to take it"; }
+
+// spillBadge marks a region or pool served by spill to the regions to.
+function spillBadge(to, attrs) {
+  return el("span", { class: "badge spill", "data-spill-to": to.join(","), ...attrs,
+    title: to.length ? `its proxies' own backends are down: they forward what reaches them to region ${to.join(", ")}` : "its proxies' own backends are down, and no other region is up" },
+  spillText(to));
+}
+
 function allRegions() {
   const names = new Set(regions.map(r => r.name));
   const out = regions.slice();
@@ -88,22 +128,27 @@ function renderGrid() {
 function renderMap() {
   const svg = document.getElementById("map");
   const states = regionStates();
+  const spilling = regionSpills();
   const list = document.getElementById("regions");
   const items = [], dots = [], pts = [];
   for (const r of allRegions()) {
     const state = states.get(r.name) || "unknown";
     const where = r.has_coords ? `${r.lat.toFixed(1)}°, ${r.lon.toFixed(1)}°` : "no coordinates";
-    items.push(el("li", { "data-region": r.name, "data-state": state },
+    const to = spilling.get(r.name);
+    items.push(el("li", { "data-region": r.name, "data-state": state, "data-spilling": String(!!to) },
       el("span", {}, el("span", { class: "dot", "data-state": state, "aria-hidden": "true" }), el("b", {}, r.name), " ", el("span", { class: "where" }, where)),
-      el("span", { class: "region-side" }, rateView("region", r.name), el("span", { class: "badge", "data-state": state }, state),
+      el("span", { class: "region-side" }, rateView("region", r.name), to ? spillBadge(to) : "", el("span", { class: "badge", "data-state": state }, state),
         ...demoControl(r.name))));
     if (!r.has_coords) continue;
     const [x, y] = project(r);
     pts.push([x, y]);
-    dots.push(el("svg:g", { class: "region", "data-region": r.name, "data-state": state, tabindex: 0, role: "img", "aria-label": `region ${r.name}: ${state}` },
-      el("svg:title", {}, `${r.name}: ${state}`),
-      el("svg:circle", { cx: x, cy: y, r: 4 }),
-      el("svg:text", { x: x + 6.5, y: y + 3, "data-x": x }, r.name)));
+    const what = to ? `${state}, ${spillText(to)}` : state;
+    const g = el("svg:g", { class: "region", "data-region": r.name, "data-state": state, "data-spilling": String(!!to), tabindex: 0, role: "img", "aria-label": `region ${r.name}: ${what}` },
+      el("svg:title", {}, `${r.name}: ${what}`));
+    if (to) g.append(el("svg:circle", { class: "spill-ring", cx: x, cy: y, r: 6.5 }));
+    g.append(el("svg:circle", { cx: x, cy: y, r: 4 }), el("svg:text", { x: x + 6.5, y: y + 3, "data-x": x }, r.name));
+    if (to) g.append(el("svg:text", { class: "spill-label", x: x + 6.5, y: y + 10.5, "data-x": x, "data-spill-to": to.join(",") }, spillText(to)));
+    dots.push(g);
   }
   svg.setAttribute("viewBox", mapBox(pts));
   document.getElementById("map-regions").replaceChildren(...dots);
@@ -111,20 +156,46 @@ function renderMap() {
   list.replaceChildren(...items);
   if (items.length === 0) list.append(el("li", {}, "No regions configured."));
   renderLoad();
+  renderSpill();
+}
+
+// renderSpill draws a dashed arrow from each spilling region to the region it spills to,
+// bowed to the other side than the failover arrows, so the two can be told apart.
+function renderSpill() {
+  const at = new Map(regions.filter(r => r.has_coords).map(r => [r.name, project(r)]));
+  const arrows = [];
+  for (const [from, tos] of regionSpills()) {
+    for (const to of tos) {
+      if (!at.has(from) || !at.has(to)) continue;
+      const [x1, y1] = at.get(from), [x2, y2] = at.get(to);
+      const cx = (x1 + x2) / 2 - (y2 - y1) * 0.25, cy = (y1 + y2) / 2 + (x2 - x1) * 0.25;
+      const d = Math.hypot(x2 - cx, y2 - cy) || 1;
+      const ex = x2 - (x2 - cx) / d * 7, ey = y2 - (y2 - cy) / d * 7;
+      arrows.push(el("svg:path", { class: "spill-flow", "data-from": from, "data-to": to,
+        d: `M${x1} ${y1}Q${cx.toFixed(1)} ${cy.toFixed(1)} ${ex.toFixed(1)} ${ey.toFixed(1)}`, "marker-end": "url(#spill-head)" }));
+    }
+  }
+  document.getElementById("map-spill").replaceChildren(...arrows);
 }
 
 // placeLabels puts each region's name right of its marker, or left where it would run off the
 // map (the font's size, and so the name's width, depends on the page's width).
+// A marker's labels (its name, and what it spills to) go on the same side.
 function placeLabels() {
-  for (const t of document.querySelectorAll("#map-regions text")) {
-    const x = +t.dataset.x;
-    t.setAttribute("x", x + 6.5);
-    t.setAttribute("text-anchor", "start");
+  for (const g of document.querySelectorAll("#map-regions .region")) {
+    const texts = [...g.querySelectorAll("text")];
     let w = 0;
-    try { w = t.getComputedTextLength(); } catch (_) { /* not laid out */ }
-    if (x + 6.5 + w > 358) {
-      t.setAttribute("x", x - 6.5);
-      t.setAttribute("text-anchor", "end");
+    for (const t of texts) {
+      t.setAttribute("x", +t.dataset.x + 6.5);
+      t.setAttribute("text-anchor", "start");
+      try { w = Math.max(w, t.getComputedTextLength()); } catch (_) { /* not laid out */ }
+    }
+    for (const t of texts) {
+      const x = +t.dataset.x;
+      if (x + 6.5 + w > 358) {
+        t.setAttribute("x", x - 6.5);
+        t.setAttribute("text-anchor", "end");
+      }
     }
   }
 }
@@ -387,19 +458,41 @@ function proxyState(b) {
   return "draining";
 }
 
+// listenerSpill is what a listener with spill shows under its name: while it spills, a badge
+// with the pool it spills to (the first tier with a backend taking work) and the counts; else
+// the pools it would spill to.
+function listenerSpill(sp) {
+  const tiers = sp.tiers || [];
+  const pools = tiers.map(t => t.pool).join(", ");
+  if (!sp.spilling) return el("div", { class: "muted small", "data-spill-listener": sp.listener, "data-spilling": "false" }, `spill to ${pools || "—"} when its backends are down`);
+  const to = tiers.find(t => t.available > 0);
+  const cap = [sp.max_conns ? `cap ${sp.max_conns} conns` : "", sp.rate ? `${sp.rate}/s` : ""].filter(Boolean).join(", ");
+  const counts = [`${sp.in_flight} in flight`, cap, `${tiers.reduce((a, t) => a + t.spilled, 0)} spilled`,
+    sp.last_spilled ? `last ${ago(sp.last_spilled)}` : ""].filter(Boolean).join(" · ");
+  return el("div", { "data-spill-listener": sp.listener, "data-spilling": "true", "data-spill-to": to ? to.pool : "" },
+    el("span", { class: "badge spill", title: `its own backends are down: it forwards to pool ${to ? to.pool : "(none available)"} (spill order ${pools})` },
+      to ? `spilling → ${to.pool}` : "spilling, no pool available"),
+    el("div", { class: "muted small" }, counts));
+}
+
 async function refreshProxy() {
-  let list;
+  let list, spill;
   try {
     const r = await fetch("/api/v1/proxy");
     if (!r.ok) return false; // no proxy on this node
-    list = (await r.json()).backends || [];
+    const j = await r.json();
+    list = j.backends || [];
+    spill = new Map((j.spill || []).map(sp => [sp.listener, sp]));
   } catch (_) { return true; }
   document.getElementById("proxy").hidden = list.length === 0;
-  const rows = list.map(b => {
+  const rows = list.map((b, i) => {
     const st = proxyState(b);
-    return el("tr", { "data-proxy-backend": b.id, "data-state": st },
-      el("td", {}, b.listener),
-      el("td", {}, el("span", { class: "mono" }, b.addr), b.id !== b.addr ? el("span", { class: "muted small" }, ` ${b.id}`) : ""),
+    const first = i === 0 || list[i - 1].listener !== b.listener;
+    const sp = first && spill.get(b.listener);
+    return el("tr", { "data-proxy-backend": b.id, "data-state": st, "data-spill": b.spill || "" },
+      el("td", {}, b.listener, sp ? listenerSpill(sp) : ""),
+      el("td", {}, el("span", { class: "mono" }, b.addr), b.id !== b.addr ? el("span", { class: "muted small" }, ` ${b.id}`) : "",
+        b.spill ? el("div", { class: "muted small" }, `spill target · pool ${b.spill}`) : ""),
       el("td", {}, el("span", { class: "badge", "data-state": st === "up" ? "up" : st === "down" ? "down" : "degraded" }, st)),
       el("td", {}, String(b.in_flight)));
   });
@@ -497,11 +590,24 @@ function onStats(st) {
 
 function seconds(s) {
   if (!s) return "—";
+  if (s < 1) return `${+s.toFixed(2)} s`;
   return s >= 60 ? `${(s / 60).toFixed(1)} min` : `${+s.toFixed(1)} s`;
+}
+
+// boundView is a service's failover bound: one figure, or two when its pools front proxies
+// (clients through a proxy are moved by its spill, DNS-only clients also wait out the TTL).
+function boundView(s) {
+  if (!(s.proxy_failover_bound_seconds > 0)) {
+    return [el("span", { "data-bound": "dns", title: s.failover_bound || "" }, seconds(s.failover_bound_seconds))];
+  }
+  return [el("span", { class: "bound", "data-bound": "proxy", title: s.proxy_failover_bound || "" }, `through proxy ${seconds(s.proxy_failover_bound_seconds)}`),
+    el("span", { class: "bound-sep", "aria-hidden": "true" }, " · "),
+    el("span", { class: "bound muted", "data-bound": "dns", title: s.failover_bound || "" }, `DNS-only ${seconds(s.failover_bound_seconds)}`)];
 }
 
 function renderServices() {
   const body = document.getElementById("svc-body");
+  const spilling = new Map(spills().map(sp => [`${sp.service} ${sp.pool}`, sp.to]));
   const rows = services.map(s => {
     const pools = s.pools.map(p => {
       const eps = el("ul", { class: "eps", "aria-label": `endpoints of pool ${p.name}` });
@@ -513,11 +619,13 @@ function renderServices() {
       const head = el("div", { class: "pool-head" }, el("b", {}, p.name));
       if (p.region) head.append(` · region ${p.region}`);
       head.append(` · min ${p.min_healthy} · `, el("span", { class: "badge", "data-state": poolState(p) }, poolState(p)));
+      const to = spilling.get(`${s.name} ${p.name}`);
+      if (to !== undefined) head.append(" ", spillBadge(to ? [to] : [], { "data-pool-spill": p.name }));
       return el("div", { class: "pool", "data-pool": p.name }, head, eps);
     });
     const policy = el("td", { "data-label": "policy" }, s.policy);
     if (s.policy !== "failover" || s.answers > 1) policy.append(el("div", { class: "muted" }, `${s.select}, ${s.answers} answer${s.answers > 1 ? "s" : ""}`));
-    const bound = el("td", { "data-label": "failover bound", title: s.failover_bound || "" }, seconds(s.failover_bound_seconds));
+    const bound = el("td", { "data-label": "failover bound", class: "bounds" }, ...boundView(s));
     return el("tr", { "data-service": s.name },
       el("th", { scope: "row", class: "name" }, el("a", { href: serviceHref(s.name) }, s.name)),
       policy,
@@ -666,7 +774,14 @@ function renderDetail() {
   fact(dl, "Policy", s.policy, el("span", { class: "muted" }, ` · select ${s.select}, ${s.answers} answer${s.answers === 1 ? "" : "s"}`));
   fact(dl, "TTL", `${s.ttl} s`, el("span", { class: "muted" }, ` · ${s.degraded_ttl} s when degraded`));
   fact(dl, "When all are down", s.on_all_down + (s.fallback ? ` (fallback ${s.fallback})` : ""));
-  fact(dl, "Failover bound", seconds(s.failover_bound_seconds), el("div", { class: "muted small", "data-field": "failover-bound" }, s.failover_bound || "no monitor: no bound"));
+  if (s.proxy_failover_bound_seconds > 0) {
+    fact(dl, "Failover bound", `through proxy ${seconds(s.proxy_failover_bound_seconds)}`,
+      el("div", { class: "muted small", "data-field": "proxy-failover-bound" }, s.proxy_failover_bound),
+      `DNS-only ${seconds(s.failover_bound_seconds)}`,
+      el("div", { class: "muted small", "data-field": "failover-bound" }, s.failover_bound || "no monitor: no bound"));
+  } else {
+    fact(dl, "Failover bound", seconds(s.failover_bound_seconds), el("div", { class: "muted small", "data-field": "failover-bound" }, s.failover_bound || "no monitor: no bound"));
+  }
   // The answer distribution by region over the last minutes: one sparkline per pool region.
   const regions = [...new Set(s.pools.map(p => p.region).filter(Boolean))];
   const dist = el("div", { class: "dist" });
@@ -678,9 +793,15 @@ function renderDetail() {
     detailKey = key;
     buildPools(s);
   }
+  const spilling = new Map(spills().filter(sp => sp.service === s.name).map(sp => [sp.pool, sp.to]));
   for (const p of s.pools) {
     const ps = document.querySelector(`#detail-pools [data-pool-state="${CSS.escape(p.name)}"]`);
     if (ps) { ps.dataset.state = poolState(p); ps.textContent = poolState(p); }
+    const sp = document.querySelector(`#detail-pools [data-detail-spill="${CSS.escape(p.name)}"]`);
+    if (sp) {
+      const to = spilling.get(p.name);
+      sp.replaceChildren(...(to === undefined ? [] : [" · ", spillBadge(to ? [to] : [])]));
+    }
     for (const e of p.endpoints) {
       const v = epViews.get(e.id);
       if (!v) continue;
@@ -698,7 +819,8 @@ function buildPools(s) {
   box.replaceChildren(...s.pools.map((p, i) => {
     const head = el("h4", {}, `${i + 1}. pool ${p.name}`);
     const meta = el("p", { class: "muted small" }, p.region ? `region ${p.region}` : "no region",
-      ` · min healthy ${p.min_healthy} · `, el("span", { class: "badge", "data-pool-state": p.name, "data-state": poolState(p) }, poolState(p)));
+      ` · min healthy ${p.min_healthy} · `, el("span", { class: "badge", "data-pool-state": p.name, "data-state": poolState(p) }, poolState(p)),
+      el("span", { "data-detail-spill": p.name }));
     const eps = p.endpoints.map(e => buildEndpoint(e));
     if (eps.length === 0) eps.push(el("p", { class: "muted" }, "No endpoints."));
     return el("div", { class: "pool-card", "data-pool": p.name }, head, meta, ...eps);
