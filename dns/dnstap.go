@@ -54,32 +54,53 @@ func (h *Handler) CloseDnstap() {
 }
 
 // respondTapped is Respond with dnstap on: a sampled query and its reply are copied to the tap,
-// with the policy decision of a load-balanced name in Extra.
-func (h *Handler) respondTapped(t *dnstap.Tap, out, req []byte, proto Proto, src netip.AddrPort) []byte {
+// with the policy decision of a load-balanced name, which the tap's writer turns into Extra.
+// start, when the query came, is the query time of its messages.
+func (h *Handler) respondTapped(t *dnstap.Tap, out, req []byte, proto Proto, src netip.AddrPort, start time.Time) []byte {
 	if len(req) < headerLen || !t.Sampled(u16(req), src.Port()) {
-		return h.respond(out, req, proto, src, nil)
+		return h.respond(out, req, proto, src, start, nil)
 	}
 	e := t.Get()
 	if e == nil { // the buffer is full: counted as dropped
-		return h.respond(out, req, proto, src, nil)
+		return h.respond(out, req, proto, src, start, nil)
 	}
-	e.QueryTime = time.Now()
-	var tr trace
-	resp := h.respond(out, req, proto, src, &tr)
-	e.ResponseTime = time.Now()
+	defer t.Send(e) // even if respond panics: an entry from Get that is never sent stops the tap
 	queries, responses := t.Want()
 	if queries {
 		e.Query = append(e.Query, req...)
 	}
+	e.QueryTime, e.Client, e.TCP = start, src, proto == TCP
+	var tr trace
+	resp := h.respond(out, req, proto, src, start, &tr)
+	e.ResponseTime = start.Add(time.Since(start)) // one clock read, the monotonic one: half of time.Now
 	if responses {
 		e.Response = append(e.Response, resp...)
 	}
-	e.Client, e.TCP = src, proto == TCP
-	if tr.d.svc != nil {
-		e.Extra = appendDecision(e.Extra, &tr.d)
+	x, _ := e.Detail.(*tapDecision) // the entry's from an earlier query, if any
+	switch {
+	case tr.d.svc != nil:
+		if x == nil {
+			x = new(tapDecision)
+			e.Detail = x
+		}
+		x.d = tr.d
+	case x != nil && x.d.svc != nil:
+		x.d = decision{} // nothing to say, and nothing of an older snapshot kept alive
 	}
-	t.Send(e)
 	return resp
+}
+
+// tapDecision carries a query's policy decision to the dnstap writer, which formats it: the
+// query path only copies it. Its slices are the decision's own (policy.Decide allocates them
+// for each query), and the service is immutable, so the writer may read them later.
+type tapDecision struct{ d decision }
+
+// AppendExtra is appendDecision, or nothing for a query no policy decided.
+func (x *tapDecision) AppendExtra(b []byte) []byte {
+	if x.d.svc == nil {
+		return b
+	}
+	return appendDecision(b, &x.d)
 }
 
 // appendDecision says why a load-balanced name got its answer, logfmt style:

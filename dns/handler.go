@@ -371,15 +371,16 @@ func (s *snapshot) respondCached(out, req []byte, q *query, ck *cookieState, pro
 // scratch space the reply is written into when it fits (give UDP 4 KiB, TCP 64 KiB); the result
 // may alias it. src is the client, for logs and (later) steering.
 func (h *Handler) Respond(out, req []byte, proto Proto, src netip.AddrPort) []byte {
+	start := time.Now()
 	if t := h.tap.Load(); t != nil {
-		return h.respondTapped(t, out, req, proto, src)
+		return h.respondTapped(t, out, req, proto, src, start)
 	}
-	return h.respond(out, req, proto, src, nil)
+	return h.respond(out, req, proto, src, start, nil)
 }
 
-// respond is Respond; a policy decision it makes is copied into tr when tr is not nil.
-func (h *Handler) respond(out, req []byte, proto Proto, src netip.AddrPort, tr *trace) []byte {
-	start := time.Now()
+// respond is Respond for a query received at start; a policy decision it makes is copied into
+// tr when tr is not nil.
+func (h *Handler) respond(out, req []byte, proto Proto, src netip.AddrPort, start time.Time, tr *trace) []byte {
 	s := h.snap.Load()
 	var q query
 	var ck cookieState

@@ -1,7 +1,6 @@
 package dnstap
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -13,10 +12,19 @@ import (
 	framestream "github.com/farsightsec/golang-framestream"
 )
 
-// writer is a Frame Streams output over a file or a socket.
-type writer interface {
-	WriteFrame(b []byte) (int, error)
-	Flush() error
+// output is a Frame Streams stream over a file or a socket.
+//
+// The control frames (START and STOP, and on a socket the READY/ACCEPT handshake and the
+// FINISH that answers STOP) are golang-framestream's Writer's. The data frames are not: the
+// writer goroutine appends them (a 4-byte big-endian length, then the dnstap protobuf, see
+// appendFrame) to its own large buffer and hands whole batches to Write, which saves the
+// Writer's per-frame copy and its two allocations (binary.Write of the length). The Writer
+// flushes its START frame before NewWriter returns and writes nothing until Close, so the
+// frames written in between are ordered: START, data, STOP.
+type output interface {
+	// Write writes data frames, whole.
+	Write(frames []byte) error
+	// Close writes the stop frame (on a socket, waits for FINISH) and closes the file or socket.
 	Close() error
 }
 
@@ -24,67 +32,55 @@ type writer interface {
 // reading costs the buffer, never the writer goroutine for good.
 const ioTimeout = 5 * time.Second
 
-// newWriter is golang-dnstap's Writer (dnstap.NewWriter), built on framestream directly for
-// the Flush that interface lacks.
+// newWriter is golang-dnstap's Writer (dnstap.NewWriter) on framestream directly: the content
+// type protobuf:dnstap.Dnstap, the handshake, the START frame.
 func newWriter(w io.Writer, bidirectional bool) (*framestream.Writer, error) {
 	return framestream.NewWriter(w, &framestream.WriterOptions{
 		ContentTypes: [][]byte{dnstap.FSContentType}, Bidirectional: bidirectional, Timeout: ioTimeout,
 	})
 }
 
-// fileWriter is a unidirectional Frame Streams file behind a large buffer.
-type fileWriter struct {
+// fileOutput is a unidirectional Frame Streams file.
+type fileOutput struct {
 	f  *os.File
-	bw *bufio.Writer
 	fw *framestream.Writer
 }
 
-func openFile(path string) (*fileWriter, error) {
+func openFile(path string) (*fileOutput, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("dnstap file: %w", err)
 	}
-	bw := bufio.NewWriterSize(f, 64<<10)
-	fw, err := newWriter(bw, false) // the start frame, content type protobuf:dnstap.Dnstap
-	if err == nil {
-		err = bw.Flush()
-	}
+	fw, err := newWriter(f, false) // the start frame
 	if err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("dnstap file %s: %w", path, err)
 	}
-	return &fileWriter{f: f, bw: bw, fw: fw}, nil
+	return &fileOutput{f: f, fw: fw}, nil
 }
 
-func (w *fileWriter) WriteFrame(b []byte) (int, error) { return w.fw.WriteFrame(b) }
-
-func (w *fileWriter) Flush() error {
-	if err := w.fw.Flush(); err != nil {
-		return err
-	}
-	return w.bw.Flush()
+func (o *fileOutput) Write(frames []byte) error {
+	_, err := o.f.Write(frames)
+	return err
 }
 
 // Close writes the stop frame, so a reader knows the file is whole, and closes the file.
-func (w *fileWriter) Close() error {
-	err := w.fw.Close() // the stop frame, flushed into bw
-	if ferr := w.bw.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := w.f.Close(); err == nil {
+func (o *fileOutput) Close() error {
+	err := o.fw.Close()
+	if cerr := o.f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// sockWriter is a bidirectional Frame Streams session (READY, ACCEPT, START ... STOP, FINISH)
+// sockOutput is a bidirectional Frame Streams session (READY, ACCEPT, START ... STOP, FINISH)
 // with a collector on a Unix or TCP socket.
-type sockWriter struct {
+type sockOutput struct {
 	c  net.Conn
 	fw *framestream.Writer
 }
 
-func dialSocket(ctx context.Context, network, addr string) (*sockWriter, error) {
+func dialSocket(ctx context.Context, network, addr string) (*sockOutput, error) {
 	d := net.Dialer{Timeout: ioTimeout}
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
@@ -97,148 +93,22 @@ func dialSocket(ctx context.Context, network, addr string) (*sockWriter, error) 
 		_ = c.Close()
 		return nil, fmt.Errorf("frame streams handshake with %s: %w", addr, err)
 	}
-	return &sockWriter{c: c, fw: fw}, nil
+	return &sockOutput{c: c, fw: fw}, nil
 }
 
-func (w *sockWriter) WriteFrame(b []byte) (int, error) { return w.fw.WriteFrame(b) }
-func (w *sockWriter) Flush() error                     { return w.fw.Flush() }
-
-// Close sends the stop frame and waits (ioTimeout at most) for the collector's FINISH.
-func (w *sockWriter) Close() error {
-	err := w.fw.Close()
-	if cerr := w.c.Close(); err == nil {
-		err = cerr
+func (o *sockOutput) Write(frames []byte) error {
+	if err := o.c.SetWriteDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return err
 	}
+	_, err := o.c.Write(frames)
 	return err
 }
 
-// run is the Tap's one consumer: it encodes and writes queued entries, flushes at least every
-// flushEvery, keeps a socket connected, and on stop writes what is queued and closes.
-func (t *Tap) run() {
-	defer close(t.done)
-	var enc encoder
-	tick := time.NewTicker(flushEvery)
-	defer tick.Stop()
-	pause := time.NewTimer(batchPause)
-	defer pause.Stop()
-	dirty, down := false, false
-	var retryAt time.Time
-	for {
-		if t.w == nil && t.out.File == "" && !time.Now().Before(retryAt) {
-			if err := t.connect(); err != nil {
-				if !down {
-					t.log.Warn("dnstap output unreachable; messages wait in the buffer, and are dropped once it is full", "err", err)
-				}
-				down, retryAt = true, time.Now().Add(retryEvery)
-			} else {
-				t.log.Info("dnstap output connected")
-				down = false
-			}
-		}
-		queue := t.queue
-		if t.w == nil {
-			queue = nil // not connected: leave the entries queued until we are
-		}
-		select {
-		case e := <-queue:
-			t.write(&enc, e)
-			for len(t.queue) > 0 && t.w != nil { // only run receives: this never blocks
-				t.write(&enc, <-t.queue)
-			}
-			dirty = true
-			// Let the queue fill a little before the next wake-up: a parked writer woken by
-			// every Send would cost the query path a thread wake-up per query.
-			pause.Reset(batchPause)
-			select {
-			case <-pause.C:
-			case <-t.ctx.Done():
-			}
-		case <-tick.C:
-			if dirty && t.w != nil {
-				if err := t.w.Flush(); err != nil {
-					t.fail(err)
-				}
-				dirty = false
-			}
-		case <-t.ctx.Done():
-			t.drain(&enc)
-			return
-		}
+// Close sends the stop frame and waits (ioTimeout at most) for the collector's FINISH.
+func (o *sockOutput) Close() error {
+	err := o.fw.Close()
+	if cerr := o.c.Close(); err == nil {
+		err = cerr
 	}
-}
-
-func (t *Tap) connect() error {
-	network, addr := "unix", t.out.Socket
-	if t.out.Socket == "" {
-		network, addr = "tcp", t.out.TCP.String()
-	}
-	w, err := dialSocket(t.ctx, network, addr)
-	if err != nil {
-		return err
-	}
-	t.w = w
-	return nil
-}
-
-// write encodes e's messages and writes them, then frees e.
-func (t *Tap) write(enc *encoder, e *Entry) {
-	defer t.release(e)
-	if t.w == nil {
-		t.metrics.dropped.Add(float64(messages(e)))
-		return
-	}
-	m := t.meta.Load()
-	wantQ, wantR := t.Want()
-	for _, query := range []bool{true, false} {
-		if query && (!wantQ || len(e.Query) == 0) || !query && (!wantR || len(e.Response) == 0) {
-			continue
-		}
-		frame, err := enc.encode(e, query, m)
-		if err == nil {
-			_, err = t.w.WriteFrame(frame)
-		}
-		if err != nil {
-			t.metrics.dropped.Inc()
-			t.fail(err)
-			return
-		}
-		t.metrics.sent.Inc()
-	}
-}
-
-// fail gives up the output after an error: a socket is dialled again; a file stays closed
-// (its buffered writer cannot go on after an error) until a restart or a reload opens it anew.
-func (t *Tap) fail(err error) {
-	if t.out.File != "" {
-		t.log.Error("dnstap file write failed; query logging is off until the node restarts or a reload changes [server.dnstap]", "err", err)
-	} else {
-		t.log.Warn("dnstap output write failed; reconnecting", "err", err)
-	}
-	_ = t.w.Close()
-	t.w = nil
-}
-
-// release gives e back, without buffers grown for an unusually large message.
-func (t *Tap) release(e *Entry) {
-	const keep = 4096
-	if cap(e.Query) > keep {
-		e.Query = nil
-	}
-	if cap(e.Response) > keep {
-		e.Response = nil
-	}
-	t.free <- e
-}
-
-// drain writes the entries queued at stop and closes the output.
-func (t *Tap) drain(enc *encoder) {
-	for len(t.queue) > 0 { // only run receives: this never blocks
-		t.write(enc, <-t.queue)
-	}
-	if t.w != nil {
-		if err := t.w.Close(); err != nil {
-			t.log.Warn("dnstap output did not close cleanly", "err", err)
-		}
-		t.w = nil
-	}
+	return err
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/meridian-gslb/meridian/config"
 )
 
-// Entry is one query and its reply on the way to the output. Between Get and Send the caller
-// owns it and appends into its slices, which keep their capacity from earlier use.
+// Entry is one query and its reply on the way to the output: a slot of the Tap's ring. Between
+// Get and Send the caller owns it and appends into its slices, which keep their capacity from
+// earlier use.
 type Entry struct {
 	Query, Response []byte // wire form; empty: that message is not logged
 	QueryTime       time.Time
@@ -22,6 +23,19 @@ type Entry struct {
 	TCP             bool
 	// Extra is put in the dnstap Extra field of both messages: why the reply is what it is.
 	Extra []byte
+	// Detail, when not nil, writes Extra instead, in the writer goroutine: the query path only
+	// copies what it knows. It is the caller's, kept across uses like the slices (Get does not
+	// clear it), so the caller sets it up for every query it logs.
+	Detail Detail
+
+	pos uint64        // the ring position Get reserved this slot at
+	seq atomic.Uint64 // 2*pos: free for Get at pos; 2*pos+1: sent (see Tap)
+}
+
+// Detail is what a caller knows about a query, turned into the Extra text by the writer.
+type Detail interface {
+	// AppendExtra appends the text to b; nothing when there is none for this query.
+	AppendExtra(b []byte) []byte
 }
 
 // Options configure a Tap.
@@ -33,13 +47,20 @@ type Options struct {
 }
 
 // Tap is one open dnstap output and its buffer. Its methods are safe for concurrent use.
+//
+// The buffer is a ring of entries (a bounded queue after Dmitry Vyukov's, with one consumer):
+// Get reserves the slot at head with one compare-and-swap, Send publishes it with one atomic
+// store, and the writer goroutine takes the slots in order, encodes them and frees them. No
+// lock and no channel on the query path; the writer is woken through wake only when it sleeps
+// for want of work. A slot's seq says whose it is: 2*pos when Get may take it for position
+// pos, 2*pos+1 once sent; the writer frees it for the next time round as 2*(pos+len(ring)).
 type Tap struct {
 	out     config.Dnstap // the output and buffer it was opened with
-	free    chan *Entry
-	queue   chan *Entry
+	ring    []Entry
 	ctx     context.Context // cancelled by Close: a dial in progress gives up
 	stop    context.CancelFunc
 	done    chan struct{}
+	wake    chan struct{} // one token: a Send saw the writer idle
 	metrics *Metrics
 	log     *slog.Logger
 	version string
@@ -47,8 +68,18 @@ type Tap struct {
 	threshold atomic.Uint64 // a query is logged when its hash is below this (sampled)
 	want      atomic.Uint32 // wantQueries | wantResponses
 	meta      atomic.Pointer[meta]
+	idle      atomic.Bool // the writer waits on wake
 
-	w writer // the consumer's; nil while a socket is not connected
+	_    [64]byte      // head is written by every Get: keep it off the lines above
+	head atomic.Uint64 // the next position Get reserves
+
+	// The writer goroutine's alone.
+	_       [56]byte
+	w       output // nil while a socket is not connected
+	buf     []byte // data frames not yet written to w
+	pending int    // messages in buf
+	unsent  int    // messages encoded and not yet counted as sent
+	extra   []byte // a Detail's text
 }
 
 const (
@@ -60,27 +91,17 @@ const (
 type meta struct{ identity, version []byte }
 
 // flushEvery bounds how long a message waits in the output's buffers; retryEvery is how often
-// a socket that is not connected is dialled; batchPause is the writer's rest between draining the
-// queue (at 100k queries a second a buffer of 10000 messages holds 50 ms).
+// a socket that is not connected is dialled.
 const (
 	flushEvery = time.Second
 	retryEvery = time.Second
-	batchPause = 2 * time.Millisecond
 )
 
 // Open starts writing to c's output. A file is created (or truncated) now, and an error here is
 // the caller's to report; a socket is connected in the background and re-dialled while it is
 // unreachable, its messages waiting in the buffer meanwhile.
 func Open(c config.Dnstap, o Options) (*Tap, error) {
-	t := &Tap{
-		out: c, done: make(chan struct{}),
-		metrics: o.Metrics, log: o.Logger, version: o.Version,
-	}
-	t.ctx, t.stop = context.WithCancel(context.Background())
-	if t.log == nil {
-		t.log = slog.New(slog.DiscardHandler)
-	}
-	t.log = t.log.With("component", "dnstap", "output", Describe(c))
+	t := newTap(c, o)
 	if c.File != "" {
 		w, err := openFile(c.File)
 		if err != nil {
@@ -89,14 +110,28 @@ func Open(c config.Dnstap, o Options) (*Tap, error) {
 		}
 		t.w = w
 	}
-	slots := max(1, c.Buffer/perQuery(c))
-	t.free, t.queue = make(chan *Entry, slots), make(chan *Entry, slots)
-	for range slots {
-		t.free <- &Entry{}
-	}
-	t.Update(c)
 	go t.run()
 	return t, nil
+}
+
+// newTap is Open without the output and the writer goroutine.
+func newTap(c config.Dnstap, o Options) *Tap {
+	t := &Tap{
+		out: c, done: make(chan struct{}), wake: make(chan struct{}, 1),
+		metrics: o.Metrics, log: o.Logger, version: o.Version,
+		ring: make([]Entry, max(1, c.Buffer/perQuery(c))),
+		buf:  make([]byte, 0, flushSize+keepCap),
+	}
+	t.ctx, t.stop = context.WithCancel(context.Background())
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	t.log = t.log.With("component", "dnstap", "output", Describe(c))
+	for i := range t.ring {
+		t.ring[i].seq.Store(2 * uint64(i))
+	}
+	t.Update(c)
+	return t
 }
 
 // perQuery is how many messages one query gives.
@@ -169,32 +204,42 @@ func (t *Tap) Want() (queries, responses bool) {
 }
 
 // Get returns a free entry, emptied, or nil when the buffer is full: then the query's messages
-// are dropped and counted.
+// are dropped and counted. An entry from Get must be given to Send.
 func (t *Tap) Get() *Entry {
-	select {
-	case e := <-t.free:
-		e.Query, e.Response, e.Extra = e.Query[:0], e.Response[:0], e.Extra[:0]
-		return e
-	default:
-		q, r := t.Want()
-		t.metrics.dropped.Add(float64(b2i(q) + b2i(r)))
-		return nil
+	n := uint64(len(t.ring))
+	for {
+		pos := t.head.Load()
+		e := &t.ring[pos%n]
+		switch seq := e.seq.Load(); {
+		case seq == 2*pos:
+			if t.head.CompareAndSwap(pos, pos+1) {
+				e.pos = pos
+				e.Query, e.Response, e.Extra = e.Query[:0], e.Response[:0], e.Extra[:0]
+				return e
+			}
+		case seq < 2*pos: // still the writer's from the last time round: full
+			q, r := t.Want()
+			t.metrics.dropped.Add(float64(b2i(q) + b2i(r)))
+			return nil
+		}
+		// Another Get took pos first: try the next.
 	}
 }
 
-// Send queues an entry from Get for the output. It never blocks: there are no more entries than
-// room in the queue.
+// Send hands an entry from Get to the writer. It never blocks.
 func (t *Tap) Send(e *Entry) {
-	select {
-	case t.queue <- e:
-	default: // cannot happen (see above), but never wait on the query path
-		t.metrics.dropped.Add(float64(messages(e)))
+	e.seq.Store(2*e.pos + 1)
+	if t.idle.Load() && t.idle.CompareAndSwap(true, false) {
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // Close stops the output: the queued messages are written (a socket that is not connected
 // drops them), then the Frame Streams stop frame, and the file or socket is closed. Entries
-// sent after Close are not written.
+// sent after Close are not written; Get fails once the buffer is full.
 func (t *Tap) Close() {
 	t.stop()
 	<-t.done
