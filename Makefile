@@ -39,7 +39,8 @@ test: geodata worldmap
 
 # Go micro-benchmarks, then dnsperf against Meridian and gdnsd side by side: a static name, then
 # a geo-steered name with ECS (gdnsd's geoip plugin, the same GeoLite2 database), then that name signed
-# with DNSSEC against unsigned and against PowerDNS 4.7 (LUA + online signing); then wrk against
+# with DNSSEC against unsigned and against PowerDNS 4.7 (LUA + online signing), and what dnstap
+# logging costs (test/bench/dnstap.sh); then wrk against
 # Meridian's proxy and HAProxy, L7 and L4, in front of the same three nginx backends (-P 1: the
 # proxy at GOMAXPROCS 1, as HAProxy runs one thread); last, how fast a state change reaches DNS,
 # the proxies and the event stream (test/bench/propagation) and the demo's idle CPU.
@@ -47,6 +48,7 @@ bench: bench-go geodata
 	bash test/bench/dns.sh -m static -C
 	bash test/bench/dns.sh -m geo -g $(GEODIR) -C
 	bash test/bench/dns.sh -m geo -g $(GEODIR) -D
+	bash test/bench/dnstap.sh -r 5
 	bash test/bench/proxy.sh -r 3 -d 10 -c 64 -p / -P 1
 	bash test/bench/propagation/run.sh -n 200 -idle 30s -o /tmp/meridian-propagation
 
