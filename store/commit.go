@@ -34,7 +34,7 @@ func (c *change) edit(id string) *entry {
 		return e
 	}
 	e := &entry{ts: TargetState{Target: id}}
-	if b := c.base.targets[id]; b != nil {
+	if b := c.base.targets.get(id); b != nil {
 		e = b.clone()
 	}
 	c.edits[id] = e
@@ -79,14 +79,14 @@ func (s *Store) commit(reqs []*request) {
 	}
 	switch {
 	case full:
-		for id := range c.base.targets {
+		for id := range c.base.targets.all {
 			c.edit(id)
 		}
 		for id := range s.rules {
 			c.edit(id)
 		}
 	case len(reqs) == 0: // the ticker: re-judge the targets whose fresh reports went stale
-		for id, e := range c.base.targets {
+		for id, e := range c.base.targets.all {
 			if !e.expires.IsZero() && now.After(e.expires) {
 				c.edit(id)
 			}
@@ -268,21 +268,18 @@ func unsafeTrim(eb *bolt.Bucket, n int) (int, error) {
 // show (entry.gone); it returns how many it left out that the previous View had.
 func (s *Store) publish(c *change, now time.Time) int {
 	base := c.base
-	next := &View{at: now, ruled: s.rules != nil, targets: maps.Clone(base.targets), ids: base.ids,
-		version: base.version, changed: base.changed}
-	if next.targets == nil {
-		next.targets = map[string]*entry{}
-	}
+	w := newTargetWriter(base.targets)
+	next := &View{at: now, ruled: s.rules != nil, ids: base.ids, version: base.version, changed: base.changed}
 	changed, differ := false, base.ruled != next.ruled
 	delta, dropped := 0, 0
 	for id, e := range c.edits {
-		old := next.targets[id]
+		old := base.targets.get(id)
 		if old != nil {
 			delta -= old.stale
 		}
 		if e.gone() {
 			if old != nil {
-				delete(next.targets, id)
+				w.del(id)
 				changed, differ = true, true
 				dropped++
 			}
@@ -293,10 +290,11 @@ func (s *Store) publish(c *change, now time.Time) int {
 		}
 		differ = differ || differs(old, e)
 		delta += e.stale
-		next.targets[id] = e
+		w.set(id, e)
 	}
+	next.targets = w.m
 	if changed {
-		next.ids = slices.Sorted(maps.Keys(next.targets))
+		next.ids = next.targets.ids()
 	}
 	if differ {
 		next.version, next.changed = base.version+1, make(chan struct{})

@@ -41,7 +41,7 @@ func (s *Store) expire(c *change, now time.Time) int {
 	for id, e := range c.edits {
 		sweep(id, e)
 	}
-	for id, e := range c.base.targets {
+	for id, e := range c.base.targets.all {
 		if c.edits[id] == nil {
 			sweep(id, e)
 		}

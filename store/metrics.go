@@ -57,7 +57,7 @@ func (c targetUp) Describe(ch chan<- *prometheus.Desc) { ch <- descTargetUp }
 func (c targetUp) Collect(ch chan<- prometheus.Metric) {
 	v := c.s.View()
 	for _, id := range v.ids {
-		e := v.targets[id]
+		e := v.targets.get(id)
 		if v.ruled && !e.ts.Ruled && e.ts.Override.Kind == None {
 			continue
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,7 +155,11 @@ func Open(path string, o Options) (*Store, error) {
 		e.state = e.ts.Override.apply(e.ts.Aggregate)
 		e.ts.State = e.state
 	}
-	s.view.Store(&View{at: o.Now().UTC(), targets: es, ids: slices.Sorted(maps.Keys(es)), version: 1, changed: make(chan struct{})})
+	w := newTargetWriter(nil)
+	for id, e := range es {
+		w.set(id, e)
+	}
+	s.view.Store(&View{at: o.Now().UTC(), targets: w.m, ids: w.m.ids(), version: 1, changed: make(chan struct{})})
 	s.m = newMetrics(o.Registerer, s)
 	s.log.Info("state loaded", "path", path, "targets", len(es), "events", s.events)
 	go s.run()

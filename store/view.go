@@ -13,10 +13,10 @@ import (
 // a change publishes a new View and never modifies an old one, so readers need no lock. A nil
 // *View answers Unknown for every target.
 type View struct {
-	at      time.Time         // when it was evaluated
-	ruled   bool              // SetRules has been called; before, persisted states are served
-	targets map[string]*entry // read-only once published
-	ids     []string          // sorted keys of targets
+	at      time.Time  // when it was evaluated
+	ruled   bool       // SetRules has been called; before, persisted states are served
+	targets *targetMap // read-only once published (targets.go)
+	ids     []string   // sorted keys of targets
 	// version counts the Views whose states differ from their predecessor's (see Changed);
 	// changed is closed when the next such View is published. A View that only adds reports
 	// shares both with its predecessor.
@@ -75,7 +75,7 @@ func (v *View) State(target string) health.State {
 	if v == nil {
 		return health.Unknown
 	}
-	if e := v.targets[target]; e != nil {
+	if e := v.targets.get(target); e != nil {
 		return e.ts.State
 	}
 	return health.Unknown
@@ -86,7 +86,7 @@ func (v *View) Since(target string) time.Time {
 	if v == nil {
 		return time.Time{}
 	}
-	if e := v.targets[target]; e != nil {
+	if e := v.targets.get(target); e != nil {
 		return e.ts.Since
 	}
 	return time.Time{}
@@ -96,10 +96,10 @@ func (v *View) Since(target string) time.Time {
 // override and who set it, and each prober's latest report ("p1 (eu) down 0.4s ago: connection
 // refused"). Empty for a target never seen.
 func (v *View) Evidence(target string) string {
-	if v == nil || v.targets[target] == nil {
+	if v == nil || v.targets.get(target) == nil {
 		return ""
 	}
-	ts := v.targets[target].ts
+	ts := v.targets.get(target).ts
 	ago := func(t time.Time) string { return v.at.Sub(t).Round(100*time.Millisecond).String() + " ago" }
 	var parts []string
 	if !ts.Since.IsZero() {
@@ -150,7 +150,7 @@ func (v *View) Ruled(target string) bool {
 	if v == nil {
 		return false
 	}
-	e := v.targets[target]
+	e := v.targets.get(target)
 	return e != nil && e.ts.Ruled
 }
 
@@ -159,7 +159,7 @@ func (v *View) Target(target string) TargetState {
 	if v == nil {
 		return TargetState{Target: target}
 	}
-	e := v.targets[target]
+	e := v.targets.get(target)
 	if e == nil {
 		return TargetState{Target: target}
 	}
@@ -211,7 +211,7 @@ func (v *View) ProxyState(target string) (health.State, OverrideKind) {
 	if v == nil {
 		return health.Unknown, None
 	}
-	e := v.targets[target]
+	e := v.targets.get(target)
 	if e == nil {
 		return health.Unknown, None
 	}
