@@ -49,7 +49,7 @@ test: geodata worldmap
 # the proxies and the event stream (test/bench/propagation) and the demo's idle CPU.
 bench: bench-go geodata
 	bash test/bench/dns.sh -m static -C
-	bash test/bench/dns.sh -m geo -g $(GEODIR) -C
+	bash test/bench/dns.sh -m geo -g $(GEODIR) -C -F
 	bash test/bench/dns.sh -m geo -g $(GEODIR) -D
 	bash test/bench/dnstap.sh -r 5
 	bash test/bench/proxy.sh -r 3 -d 10 -c 64 -p / -P 1

@@ -2,7 +2,7 @@
 # dns.sh - dnsperf against Meridian and gdnsd 3.x serving the same zone (example.test).
 #
 # Usage: bash test/bench/dns.sh [-m static|geo] [-s SECONDS] [-r ROUNDS] [-q QUERYFILE]
-#                               [-b MERIDIAN_BINARY] [-o OUTDIR] [-P "gdnsd meridian"] [-g GEODIR] [-C] [-D]
+#                               [-b MERIDIAN_BINARY] [-o OUTDIR] [-P "gdnsd meridian"] [-g GEODIR] [-C] [-D] [-F]
 #   -m  static (default): static.example.test, gdnsd/ and meridian-static.toml;
 #       geo: www.example.test steered by continent with ECS from many subnets, gdnsd's geoip plugin
 #       (gdnsd-geo/) and meridian-geo.toml on the same GeoLite2-City.mmdb, six HTTP backends on
@@ -32,6 +32,10 @@
 #       or a pdns+ server in -P implies -D. Variants of pdns+dnssec run only when named in -P:
 #       pdns+dnssec-rt2 (5331: receiver-threads=2, reuseport=yes), pdns+dnssec-shared (5332:
 #       enable-lua-records=shared, one Lua state per thread instead of one per query)
+#   -F  the floor: adds echo on 127.0.0.1:5399, test/bench/echo (built here), which only sends each
+#       datagram back with Meridian's threading (recvmmsg/sendmmsg, one blocking socket per CPU), and
+#       prints gdnsd/echo and meridian/echo: how far each is from what the kernel allows. Left out of
+#       the answer cross-check.
 #
 # Method (same as ../shared/bench/dns): gdnsd on 127.0.0.1:5300, Meridian on 127.0.0.1:5310, each
 # warmed up for 2 s, then ROUNDS rounds alternating which server goes first of a max-QPS run
@@ -44,9 +48,9 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-MODE=static SECS=10 ROUNDS=3 QFILE="" BIN="" OUT="" SERVERS="gdnsd meridian" GEODIR=$ROOT/.cache/geoip CRRL=0 DNSSEC=0
+MODE=static SECS=10 ROUNDS=3 QFILE="" BIN="" OUT="" SERVERS="gdnsd meridian" GEODIR=$ROOT/.cache/geoip CRRL=0 DNSSEC=0 FLOOR=0
 declare -A PORT=([gdnsd]=5300 [meridian]=5310 [meridian+crrl]=5320 [pdns+dnssec]=5330 [pdns+dnssec-rt2]=5331
-  [pdns+dnssec-shared]=5332 [meridian+dnssec]=5340) PID=() BPID=()
+  [pdns+dnssec-shared]=5332 [meridian+dnssec]=5340 [echo]=5399) PID=() BPID=()
 HOST=127.0.0.1 LOAD_PID="" GEO_DB=""
 # -C: the client cookie dnsperf sends meridian+crrl (8 bytes, EDNS option 10). Its RRL rate per client network
 # and token is in meridian-crrl.toml (1000000, the most Meridian accepts): every reply is charged, but
@@ -56,10 +60,10 @@ CLIENT_COOKIE=c0de5eed2024abcd
 BACKENDS=(127.0.1.1 127.0.1.2 127.0.2.1 127.0.2.2 127.0.3.1 127.0.3.2) BACKEND_PORT=18080
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "m:s:r:q:b:o:P:g:CDh" o; do
+while getopts "m:s:r:q:b:o:P:g:CDFh" o; do
   case $o in
     m) MODE=$OPTARG;; s) SECS=$OPTARG;; r) ROUNDS=$OPTARG;; q) QFILE=$OPTARG;; b) BIN=$OPTARG;;
-    o) OUT=$OPTARG;; P) SERVERS=$OPTARG;; g) GEODIR=$OPTARG;; C) CRRL=1;; D) DNSSEC=1;; *) usage;;
+    o) OUT=$OPTARG;; P) SERVERS=$OPTARG;; g) GEODIR=$OPTARG;; C) CRRL=1;; D) DNSSEC=1;; F) FLOOR=1;; *) usage;;
   esac
 done
 (($# < OPTIND)) || usage
@@ -92,6 +96,8 @@ if running meridian+dnssec || [[ " ${NAMES[*]} " == *" pdns+"* ]]; then DNSSEC=1
 elif ((DNSSEC)); then NAMES+=(meridian+dnssec pdns+dnssec); fi
 ((!DNSSEC)) || [[ $MODE == geo ]] || die "-D needs -m geo (the signed geo answer is what it measures)"
 ((!DNSSEC || !CRRL)) || die "-D and -C measure different costs; run them separately"
+# -F adds the echo floor; naming echo in -P implies it
+if running echo; then FLOOR=1; elif ((FLOOR)); then NAMES+=(echo); fi
 has_meridian() { [[ " ${NAMES[*]} " == *" meridian"* ]]; }   # meridian, meridian+crrl or meridian+dnssec
 has_pdns() { [[ " ${NAMES[*]} " == *" pdns+"* ]]; }   # any pdns+dnssec*
 
@@ -149,7 +155,8 @@ port_busy() {
 answers() { dig +time=1 +tries=1 +norec +short @"$HOST" -p "$1" static.example.test A 2>/dev/null | grep -qx 192.0.2.10; }
 wait_ready() { # wait_ready NAME: at most 30 s, and fail early if the process exits
   local n=$1 end=$((SECONDS + 30))
-  until answers "${PORT[$n]}"; do
+  # the echo only answers with the question itself
+  until if [[ $n == echo ]]; then dig +time=1 +tries=1 @"$HOST" -p "${PORT[$n]}" static.example.test A 2>/dev/null | grep -q 'status: NOERROR'; else answers "${PORT[$n]}"; fi; do
     kill -0 "${PID[$n]}" 2>/dev/null || { log "$n exited"; return 1; }
     ((SECONDS < end)) || { log "$n did not answer within 30 s"; return 1; }
     sleep 0.2
@@ -213,7 +220,13 @@ start_pdns() {
   pdns_server --config-dir="$d/conf" > "$TMP/$n.log" 2>&1 &
   PID[$n]=$!
 }
-start_server() { case $1 in gdnsd) start_gdnsd;; pdns+*) start_pdns "$1";; *) start_meridian "$1";; esac; }
+# start_echo: the floor (-F), with as many sockets as Meridian's default (one per CPU).
+start_echo() {
+  (cd "$ROOT" && go build -o "$TMP/echo" ./test/bench/echo) || die "go build ./test/bench/echo failed"
+  "$TMP/echo" -addr "$HOST:${PORT[echo]}" -sockets "$(nproc)" > "$TMP/echo.log" 2>&1 &
+  PID[echo]=$!
+}
+start_server() { case $1 in gdnsd) start_gdnsd;; pdns+*) start_pdns "$1";; echo) start_echo;; *) start_meridian "$1";; esac; }
 tcp_open() { (exec 3<> "/dev/tcp/$1/$2") 2>/dev/null; }
 # start_backends: one python3 http.server per health-checked address, serving an empty directory
 # (GET / answers 200 with a directory listing), up within 10 s each.
@@ -427,14 +440,16 @@ crosscheck() {
   local x s n out a ttl sc row bad=0 opt do=()
   ((!DNSSEC)) || do=(+dnssec)   # -D: asked as the load asks, with DO (the RRSIGs are not compared)
   declare -A ans=() ttls=()
+  local names=()
+  for n in "${NAMES[@]}"; do [[ $n == echo ]] || names+=("$n"); done   # the echo has no answers to compare
   printf '%-3s %-16s' at subnet
-  for n in "${NAMES[@]}"; do printf ' %-24s %4s %-6s' "$n" ttl scope; done
+  for n in "${names[@]}"; do printf ' %-24s %4s %-6s' "$n" ttl scope; done
   printf '\n'
   for x in "${XSUBNETS[@]}"; do
     s=${x#*:} opt=()
     [[ $s == none ]] || opt=(+subnet="$s")
     printf '%-3s %-16s' "${x%%:*}" "$s"
-    for n in "${NAMES[@]}"; do
+    for n in "${names[@]}"; do
       out=$(dig +time=1 +tries=2 +norec ${do[@]+"${do[@]}"} @"$HOST" -p "${PORT[$n]}" www.example.test A ${opt[@]+"${opt[@]}"} 2>&1) || true
       a=$(awk '!/^;/ && $4 == "A" { print $5 }' <<< "$out" | sort | paste -sd, -)
       ttl=$(awk '!/^;/ && $4 == "A" { print $2; exit }' <<< "$out")
@@ -443,8 +458,8 @@ crosscheck() {
       ans[$n]=$a ttls[$n]=$ttl
     done
     row=""
-    for n in "${NAMES[@]}"; do [[ "${ttls[$n]}" == "${ttls[${NAMES[0]}]}" ]] || row=" ttl-differs"; done
-    for n in "${NAMES[@]}"; do [[ "${ans[$n]}" == "${ans[${NAMES[0]}]}" ]] || row=" DIFFERENT"; done
+    for n in "${names[@]}"; do [[ "${ttls[$n]}" == "${ttls[${names[0]}]}" ]] || row=" ttl-differs"; done
+    for n in "${names[@]}"; do [[ "${ans[$n]}" == "${ans[${names[0]}]}" ]] || row=" DIFFERENT"; done
     [[ $row != " DIFFERENT" ]] || bad=$((bad + 1))
     printf '%s\n' "$row"
   done
@@ -566,6 +581,8 @@ ratio() {
       printf "\n" }'
 }
 ratio meridian gdnsd
+ratio gdnsd echo      # -F: each as a fraction of the floor
+ratio meridian echo
 ratio meridian+crrl meridian 1.10
 ratio meridian+crrl gdnsd
 ratio meridian+dnssec meridian 2.00
