@@ -4,6 +4,9 @@ import (
 	"crypto/sha256"
 	"io"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -12,15 +15,16 @@ import (
 	"github.com/meridian-gslb/meridian/proxy/balance"
 )
 
-// TestSlowReader: a backend writes 32 MiB to a client that stops reading. The proxy must not
-// buffer the stream: the backend's writes block while the client pauses (the epoll engine
+// TestSlowReader: a backend writes a stream to a client that stops reading. The proxy must
+// not buffer the stream: the backend's writes block while the client pauses (the epoll engine
 // holds at most one buffer of the direction, after a partial write), and once the client
-// reads again every byte arrives in order. 32 MiB, not less: the kernel's autotuned socket
-// buffers between backend and client (tcp_rmem's maximum is 32 MiB here) absorbed up to
-// 13 MiB in trials, so a smaller stream could end before anything blocks.
+// reads again every byte arrives in order. The stream is longer than the kernel's autotuned
+// socket buffers between backend and client can ever hold (tcp_rmem's and tcp_wmem's maximum,
+// 32 + 4 MiB here, plus a margin): 32 MiB usually stalled after ~13 MiB, but a CI run once saw
+// the proxy's receive buffer from the backend grow to take all of it.
 func TestSlowReader(t *testing.T) {
+	total := max(32<<20, sysctlMax(t, "net/ipv4/tcp_rmem")+sysctlMax(t, "net/ipv4/tcp_wmem")+16<<20)
 	forEngines(t, func(t *testing.T, engine string) {
-		const total = 32 << 20
 		data := make([]byte, total)
 		for i := range data {
 			data[i] = byte(i*31 + i>>11)
@@ -58,7 +62,7 @@ func TestSlowReader(t *testing.T) {
 		// The client pauses: the backend must stall well short of the end.
 		stalled := waitStable(t, &written, 200*time.Millisecond, 5*time.Second)
 		t.Logf("paused after reading %d bytes: backend wrote %d, proxy holds %d", len(got), stalled, s.held.Load())
-		if stalled >= total {
+		if stalled >= int64(total) {
 			t.Fatalf("backend wrote all %d bytes while the client was not reading: the proxy buffers", stalled)
 		}
 		if engine == "epoll" {
@@ -93,6 +97,20 @@ func TestSlowReader(t *testing.T) {
 
 // smallReceiveBuffer sets a 32 KiB receive buffer before connecting, so that the window is
 // small from the start and a paused reader stops the sender soon.
+// sysctlMax is the last (maximum) field of a tcp_rmem-style sysctl, in bytes (0 if unreadable).
+func sysctlMax(t *testing.T, name string) int {
+	b, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[len(f)-1])
+	return n
+}
+
 func smallReceiveBuffer(_, _ string, rc syscall.RawConn) error {
 	var serr error
 	err := rc.Control(func(fd uintptr) {
