@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -238,46 +237,10 @@ stub-zone:
 	if out, err := exec.Command(bin+"-checkconf", path).CombinedOutput(); err != nil {
 		t.Fatalf("unbound-checkconf: %v\n%s", err, out)
 	}
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, "-d", "-c", path)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("unbound output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("udp", fmt.Sprintf("127.0.0.5:%d", port))
-		if err == nil {
-			ok := exec.Command("dig", "@127.0.0.5", "-p", fmt.Sprint(port), "+time=1", "+tries=1", "ns.example.test", "A").Run() == nil
-			c.Close()
-			if ok {
-				return port
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("unbound exited: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound not answering after 10s\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	runDaemon(t, "unbound", func() bool {
+		return exec.Command("dig", "@127.0.0.5", "-p", fmt.Sprint(port), "+time=1", "+tries=1", "ns.example.test", "A").Run() == nil
+	}, bin, "-d", "-c", path)
+	return port
 }
 
 // freeUDPPort is a UDP and TCP port free on host.

@@ -283,3 +283,43 @@ func (r digResult) hasFlag(f string) bool {
 	}
 	return false
 }
+
+// runDaemon runs a third-party server (unbound, nsd) for the test: its output is kept and shown
+// if the test fails, and it is stopped (TERM, KILL after 5 s) when the test ends. It returns
+// once ready says the server answers, failing the test if the server exits first or 10 s pass.
+func runDaemon(t *testing.T, name string, ready func() bool, bin string, args ...string) {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !ready() {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("%s exited: %v\n%s", name, err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not answering after 10s\n%s", name, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -157,45 +157,13 @@ zone:
 	if out, err := exec.Command(bin+"-checkconf", path).CombinedOutput(); err != nil {
 		t.Fatalf("nsd-checkconf: %v\n%s", err, out)
 	}
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, "-d", "-c", path)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("nsd output:\n%s", out.String())
-		}
-	})
 	// NSD answers (SERVFAIL for a zone it has no copy of yet) once it listens.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	runDaemon(t, "nsd", func() bool {
 		m := new(mdns.Msg)
 		m.SetQuestion("example.test.", mdns.TypeSOA)
-		if _, _, err := (&mdns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, fmt.Sprintf("127.0.0.10:%d", port)); err == nil {
-			return
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("nsd exited: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nsd does not answer after 10s:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		_, _, err := (&mdns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, fmt.Sprintf("127.0.0.10:%d", port))
+		return err == nil
+	}, bin, "-d", "-c", path)
 }
 
 func readFile(dir, name string) string {

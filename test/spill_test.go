@@ -321,43 +321,13 @@ stub-zone:
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, "-d", "-c", path)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("unbound output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	runDaemon(t, "unbound", func() bool {
 		m := new(mdns.Msg)
 		m.SetQuestion("ns1."+zone+".", mdns.TypeA)
-		if r, _, err := (&mdns.Client{Timeout: time.Second}).Exchange(m, fmt.Sprintf("%s:%d", addr, port)); err == nil && r.Rcode == mdns.RcodeSuccess {
-			return port
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("unbound exited: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unbound not answering after 10s\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		r, _, err := (&mdns.Client{Timeout: time.Second}).Exchange(m, fmt.Sprintf("%s:%d", addr, port))
+		return err == nil && r.Rcode == mdns.RcodeSuccess
+	}, bin, "-d", "-c", path)
+	return port
 }
 
 // attempt is one iteration of a client loop: resolve, connect, read.
