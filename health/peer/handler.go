@@ -14,7 +14,7 @@ import (
 	"github.com/meridian-gslb/meridian/health"
 )
 
-// maxBody bounds a request body: a batch of observations or a plan.
+// maxBody bounds a request body: a batch of observations or feedback (a plan: maxPlan).
 const maxBody = 8 << 20
 
 // Bounds on the names in a batch, so that one batch cannot make the store write rows of

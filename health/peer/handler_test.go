@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +132,72 @@ func TestPlanRoundTrip(t *testing.T) {
 	}
 	if _, err := FetchPlan(context.Background(), srv.URL, "p1", []byte("guess")); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("wrong secret: err = %v, want a 401", err)
+	}
+}
+
+// TestPlanAtScale: the plan of the design's 50,000 monitored endpoints (~15 MB of JSON, more
+// than a batch of observations may be) reaches a prober whole, gzipped on the wire; a client
+// that does not ask for gzip gets it plain.
+func TestPlanAtScale(t *testing.T) {
+	m := &health.Monitor{Name: "web", Kind: "http", Interval: 10 * time.Second, Timeout: 2 * time.Second,
+		Rise: 2, Fall: 3, Path: "/health", ExpectStatus: []int{200, 204}}
+	targets := make([]health.Target, 50000)
+	for i := range targets {
+		a := netip.AddrFrom4([4]byte{127, 1, byte(i >> 8), byte(i)})
+		targets[i] = health.Target{ID: fmt.Sprintf("p%04d/%s", i/100, a), Addr: netip.AddrPortFrom(a, 8080), Monitor: m}
+	}
+	var wire atomic.Int64
+	h := PlanHandler(func() []health.Target { return targets }, secret, slog.New(slog.DiscardHandler), nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&countingWriter{ResponseWriter: w, n: &wire}, r)
+	}))
+	defer srv.Close()
+
+	got, err := FetchPlan(context.Background(), srv.URL, "p1", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(targets) || got[49999].ID != targets[49999].ID || got[0].Monitor != got[49999].Monitor {
+		t.Fatalf("plan: %d targets (last %v), want %d sharing one monitor", len(got), got[len(got)-1].ID, len(targets))
+	}
+	plain, _ := json.Marshal(NewPlan(targets))
+	if len(plain) <= maxBody {
+		t.Fatalf("the plan is %d bytes: not past maxBody (%d), the test proves nothing", len(plain), maxBody)
+	}
+	if w := wire.Load(); w <= 0 || w > int64(len(plain)/5) {
+		t.Errorf("%d bytes on the wire for %d of JSON: want gzip (under a fifth)", w, len(plain))
+	}
+	t.Logf("plan of %d targets: %d bytes of JSON, %d on the wire", len(targets), len(plain), wire.Load())
+
+	wire.Store(0)
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	if got, err = fetchPlan(context.Background(), c, srv.URL, "p1", secret, time.Now()); err != nil || len(got) != len(targets) {
+		t.Fatalf("without gzip: %d targets, err %v", len(got), err)
+	}
+	if w := wire.Load(); w < int64(len(plain)) {
+		t.Errorf("without gzip: %d bytes on the wire, want the plain %d", w, len(plain))
+	}
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.n.Add(int64(len(b)))
+	return c.ResponseWriter.Write(b)
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{"gzip": true, "br, GZIP;q=0.5": true, "gzip;q=0": false, "gzip; q=0.0": false,
+		"identity": false, "": false, "deflate, gzip ; q=1": true} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if h != "" {
+			r.Header.Set("Accept-Encoding", h)
+		}
+		if got := acceptsGzip(r); got != want {
+			t.Errorf("Accept-Encoding %q: gzip = %v, want %v", h, got, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,14 +145,57 @@ func (rv *Receiver) Plan(plan func() []health.Target) http.Handler {
 		}
 		p := NewPlan(plan())
 		rv.log.Debug("served the probe plan", "prober", clip(r.Header.Get(HeaderProber)), "remote", remoteHost(r), "targets", len(p.Targets))
-		writeJSON(w, http.StatusOK, p)
+		if !acceptsGzip(r) {
+			writeJSON(w, http.StatusOK, p)
+			return
+		}
+		// At the design's size (50,000 monitored endpoints) the plan is ~15 MB of JSON that
+		// repeats each target's monitor; gzip makes it ~1 MB, so 50 probers fetching it at
+		// once cost the node's uplink little. Go's client asks for gzip by default.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Add("Vary", "Accept-Encoding")
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		if err := json.NewEncoder(zw).Encode(p); err != nil {
+			rv.log.Warn("probe plan not sent", "prober", clip(r.Header.Get(HeaderProber)), "err", err)
+			return
+		}
+		if err := zw.Close(); err != nil {
+			rv.log.Debug("probe plan not sent", "prober", clip(r.Header.Get(HeaderProber)), "err", err)
+		}
 	})
 }
+
+// acceptsGzip: r's Accept-Encoding lists gzip, with no q-value or one above zero.
+func acceptsGzip(r *http.Request) bool {
+	for _, h := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(h, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+				continue
+			}
+			q, hasQ := strings.CutPrefix(strings.TrimSpace(params), "q=")
+			if !hasQ {
+				return true
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
+			return err == nil && v > 0
+		}
+	}
+	return false
+}
+
+// maxPlan bounds a plan's (decompressed) JSON: 100,000 monitored endpoints are ~30 MB.
+const maxPlan = 256 << 20
+
+// planTimeout bounds fetching a plan: tens of megabytes uncompressed behind a slow link.
+const planTimeout = 60 * time.Second
 
 // FetchPlan asks node (a base URL such as "http://10.0.0.1:8080") for its probe plan, signed
 // with secret (and a fresh nonce), as the prober named prober.
 func FetchPlan(ctx context.Context, node, prober string, secret []byte) ([]health.Target, error) {
-	return fetchPlan(ctx, &http.Client{Timeout: 10 * time.Second}, node, prober, secret, time.Now())
+	return fetchPlan(ctx, &http.Client{Timeout: planTimeout}, node, prober, secret, time.Now())
 }
 
 func fetchPlan(ctx context.Context, c *http.Client, node, prober string, secret []byte, now time.Time) ([]health.Target, error) {
@@ -166,9 +211,12 @@ func fetchPlan(ctx context.Context, c *http.Client, node, prober string, secret 
 		return nil, fmt.Errorf("fetch plan: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPlan+1))
 	if err != nil {
 		return nil, fmt.Errorf("fetch plan from %s: %w", url, err)
+	}
+	if len(body) > maxPlan {
+		return nil, fmt.Errorf("fetch plan from %s: the plan is larger than %d MiB", url, maxPlan>>20)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch plan from %s: %s: %s", url, resp.Status, bytes.TrimSpace(body))
