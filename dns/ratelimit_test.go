@@ -1,6 +1,7 @@
 package dns_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -75,14 +76,27 @@ func TestRateLimit(t *testing.T) {
 	otherErr := make(chan error, 1)
 	go func() {
 		c := mdns.Client{Net: "udp", Timeout: time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP("127.0.1.1")}}}
+		// A query that times out is tried again, as a resolver would: under the flood the
+		// server's socket buffer can be full and the kernel drops the datagram before the
+		// limiter sees it (1 run in 5 under -race). A limited reply to this network would be
+		// TC on every second one (slip = 2) and fails at once, retried or not.
+		retries := 0
 		for i := range 12 {
-			r, _, err := c.Exchange(dnstest.Msg("www.example.test.", mdns.TypeA), addr.String())
-			if err != nil || len(r.Answer) != 1 {
-				otherErr <- fmt.Errorf("query %d from another /24 during the flood: %v %v", i, r, err)
+			var r *mdns.Msg
+			var err error
+			for try := 0; try < 3; try++ {
+				if r, _, err = c.Exchange(dnstest.Msg("www.example.test.", mdns.TypeA), addr.String()); !isTimeout(err) {
+					break
+				}
+				retries++
+			}
+			if err != nil || len(r.Answer) != 1 || r.Truncated {
+				otherErr <- fmt.Errorf("query %d from another /24 during the flood (%d retries so far): %v %v", i, retries, r, err)
 				return
 			}
 			time.Sleep(150 * time.Millisecond)
 		}
+		t.Logf("another /24 during the flood: 12 answers, %d timeouts retried", retries)
 		otherErr <- nil
 	}()
 	// A spoofed-source flood from one /24: 50,000 queries within 5 s.
@@ -115,4 +129,9 @@ func TestRateLimit(t *testing.T) {
 	if badcookie < 50 {
 		t.Errorf("%d BADCOOKIE replies to a limited client with a client cookie only, want most of 200 (some UDP may be lost)", badcookie)
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
