@@ -125,10 +125,10 @@ func (c *clientConn) serve() {
 		if !c.handle(start) {
 			return
 		}
+		// Idle, even while shutting down: the answer promised keep-alive, so the client may be
+		// sending its next request now; it is answered with Connection: close, or the idle
+		// connection is closed after idleGrace (shutdown).
 		c.state.Store(stateIdle)
-		if s.closing.Load() {
-			return
-		}
 	}
 }
 

@@ -336,7 +336,7 @@ func (c *hconn) finish() {
 	u := c.u
 	c.releaseUpstream()
 	s.m.request(u.ID, r.status, c.start, c.in, c.out)
-	if c.keep && c.reqDone && !s.closing.Load() {
+	if c.keep && c.reqDone { // even while shutting down: the answer promised keep-alive (see shutdown)
 		c.state = stIdle
 		l.setDeadline(c, s.o.IdleTimeout)
 		return

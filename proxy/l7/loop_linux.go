@@ -220,7 +220,7 @@ func (l *loop) requests() bool {
 		l.accept(h)
 		l.addBatch[i] = handoff{}
 	}
-	if force || l.s.closing.Load() {
+	if force || l.s.idleClose.Load() {
 		for i := len(l.conns) - 1; i >= 0; i-- {
 			if c := l.conns[i]; force || c.idle() {
 				c.abort()

@@ -28,7 +28,8 @@ type Server struct {
 	pools  map[*balance.Upstream]*connPool
 
 	ln      net.Listener
-	closing atomic.Bool
+	closing   atomic.Bool // shutting down: answers say Connection: close
+	idleClose atomic.Bool // shutdown's idleGrace is over: idle client connections are closed
 	connMu  sync.Mutex
 	conns   map[*clientConn]struct{}
 	nconns  atomic.Int64
@@ -299,6 +300,7 @@ wait:
 }
 
 func (s *Server) closeIdleClients() {
+	s.idleClose.Store(true)
 	s.wakeLoops(false)
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
