@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Zero-downtime replace (gdnsd's `gdnsdctl replace`, nginx's binary upgrade): the running
@@ -262,7 +264,32 @@ func (n *Node) listenerFiles() ([]string, []*os.File, error) {
 		}
 		keys, files = append(keys, pk...), append(files, pf...)
 	}
+	for i, f := range files {
+		if files[i], err = keepMode(f); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+	}
 	return keys, files, nil
+}
+
+// keepMode returns f as a File whose Fd leaves the socket's blocking mode alone, and closes f.
+// A listener's File (net.TCPListener.File) puts the socket in blocking mode the moment
+// exec.Cmd takes its Fd, and the mode belongs to the socket, not the descriptor: this
+// process's accept loops, still serving, would then block in accept(2) and Close would wait
+// for a connection that may never come (a CI run saw the old process stay 15 s after a
+// replace). A File made by os.NewFile from a non-blocking descriptor keeps it non-blocking.
+func keepMode(f *os.File) (*os.File, error) {
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("replace: %s: %w", f.Name(), err)
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
+		return nil, fmt.Errorf("replace: duplicate %s: %w", f.Name(), errors.Join(err, derr))
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // releaseStore stops everything that writes the state store, closes it and unlocks the data

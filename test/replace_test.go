@@ -123,6 +123,7 @@ pools = ["web"]
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	t.Logf("replace took %v; the old process was gone %v after it", took.Round(time.Millisecond), time.Until(deadline.Add(-15*time.Second)).Abs().Round(time.Millisecond))
 	if !alive(newPID) {
 		t.Fatalf("the new process %d is not running", newPID)
 	}
