@@ -27,13 +27,13 @@ type Server struct {
 	poolMu sync.Mutex
 	pools  map[*balance.Upstream]*connPool
 
-	ln      net.Listener
+	ln        net.Listener
 	closing   atomic.Bool // shutting down: answers say Connection: close
 	idleClose atomic.Bool // shutdown's idleGrace is over: idle client connections are closed
-	connMu  sync.Mutex
-	conns   map[*clientConn]struct{}
-	nconns  atomic.Int64
-	connWG  sync.WaitGroup
+	connMu    sync.Mutex
+	conns     map[*clientConn]struct{}
+	nconns    atomic.Int64
+	connWG    sync.WaitGroup
 
 	engine   string        // "go" or "loop"
 	loops    []*loop       // the loop engine's event loops, while Serve runs
