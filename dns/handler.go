@@ -67,6 +67,8 @@ type Handler struct {
 	// tap logs queries (dnstap.go); nil: off. tapOpts: nil unless WithDnstap.
 	tap     atomic.Pointer[dnstap.Tap]
 	tapOpts *dnstap.Options
+	// tables numbers the answer tables (stats.go), one per config that was asked for them.
+	tables atomic.Uint64
 }
 
 // snapshot is everything one config gives the query path. Immutable but for its cache.
@@ -93,6 +95,8 @@ type snapshot struct {
 	signers      map[*zone.Zone]*dnssec.Signer // the signed zones
 	transfers    map[string]*xfrZone           // the zones secondaries may copy, by origin (transfer.go)
 	tsig         map[string]*tsigKey           // the [tsig] keys, by name
+	// answerRows: the services' answer counters in a fixed order, built on first use.
+	answerRows atomic.Pointer[answerTable]
 }
 
 // Option configures a Handler.

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,64 @@ func (s *service) count(d *policy.Decision) {
 	case policy.ServFail:
 		s.counts.servfail.Add(1)
 	}
+}
+
+// answerRow is one counter of a service's answers: for the pool of that name and region
+// (both empty: an address in none of its pools).
+type answerRow struct {
+	service, pool, region string
+	n                     *atomic.Uint64
+}
+
+// answerTable is every answer counter of one config, by service, then the service's order.
+type answerTable struct {
+	gen  uint64
+	rows []answerRow
+}
+
+// AppendAnswerCounts appends the cumulative "answer" counts of every service to dst, one per
+// pool as AnswerCounts has them (NODATA and SERVFAIL left out), and returns the generation of
+// the rows: while it stays the same, so do the rows and their order, and the counts only
+// grow. A sampler polling it every second allocates nothing, sorts nothing and keys nothing
+// by name but after a reload. (The web sampler took 12% of a core this way at 10,000
+// services.)
+func (h *Handler) AppendAnswerCounts(dst []ServiceCount) (uint64, []ServiceCount) {
+	s := h.snap.Load()
+	t := s.answerRows.Load()
+	if t == nil {
+		t = &answerTable{gen: h.tables.Add(1), rows: buildAnswerRows(s.services)}
+		if !s.answerRows.CompareAndSwap(nil, t) {
+			t = s.answerRows.Load()
+		}
+	}
+	answer := policy.Answer.String()
+	for _, r := range t.rows {
+		dst = append(dst, ServiceCount{Service: r.service, Pool: r.pool, Region: r.region, Outcome: answer, Count: r.n.Load()})
+	}
+	return t.gen, dst
+}
+
+func buildAnswerRows(services map[string]*service) []answerRow {
+	names := slices.Sorted(maps.Keys(services))
+	var rows []answerRow
+	for _, name := range names {
+		svc := services[name]
+		for i := range svc.counts.answers {
+			r := answerRow{service: name, n: &svc.counts.answers[i]}
+			pool := svc.p.Fallback
+			if i < len(svc.p.Pools) {
+				pool = svc.p.Pools[i]
+			}
+			if pool != nil {
+				r.pool = pool.Name
+				if pool.Region != nil {
+					r.region = pool.Region.Name
+				}
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
 }
 
 // AnswerCounts returns the cumulative answer counts of every service of the running config,

@@ -11,7 +11,9 @@ import (
 // CountSource gives cumulative answer counts; *dns.Handler is one. When API.Services is one
 // too, the server samples it every statsInterval for /api/v1/stats and the stream.
 type CountSource interface {
-	AnswerCounts() []dns.ServiceCount
+	// AppendAnswerCounts appends the "answer" counts, one per service and pool, to dst; while
+	// gen stays the same so do the rows and their order (dns.Handler.AppendAnswerCounts).
+	AppendAnswerCounts(dst []dns.ServiceCount) (gen uint64, out []dns.ServiceCount)
 }
 
 const (
@@ -42,21 +44,32 @@ func (s *series) last(k int) []float64 {
 	return out
 }
 
-type countKey struct{ service, pool, region, outcome string }
-
 // sampler turns cumulative counts into per-second answer rates per service and per region.
+// The rows of one generation keep their order, so a sample is a pass over slices: the rows'
+// series are looked up by name only when the generation changes (a reload).
 type sampler struct {
 	src CountSource
 
 	mu       sync.Mutex
-	prev     map[countKey]uint64
-	last     time.Time // of the previous sample; zero before the first
-	seq      uint64    // points taken
+	rows     []dns.ServiceCount // the latest sample's counts
+	gen      uint64             // their generation
+	prev     []uint64           // the previous sample's counts, by row; nil before the first
+	plan     samplePlan         // where each row's answers go, for gen
+	last     time.Time          // of the previous sample; zero before the first
+	seq      uint64             // points taken
 	services map[string]*series
 	regions  map[string]*series
 	byRegion map[[2]string]*series // service, region: each service's answer distribution
 
 	sampled *signal // fired after each new point: the streams send it
+}
+
+// samplePlan sends each row's answers to its series: svc[i] is row i's service's index in
+// sums (every row has one), reg[i] and by[i] its region's and its (service, region)'s, or -1.
+type samplePlan struct {
+	svc, reg, by []int32
+	series       []*series // one per sum
+	sums         []uint64  // answers since the previous sample, per series
 }
 
 func newSampler(src CountSource) *sampler {
@@ -81,29 +94,34 @@ func (s *sampler) run(stop <-chan struct{}) {
 
 // sample reads the counts at now and, after the first call, adds a point to every series:
 // the answers since the previous sample divided by the seconds between them. A count lower
-// than before (a reload starts counting again) counts from zero.
+// than before, or from a new generation (a reload starts counting again), counts from zero.
 func (s *sampler) sample(now time.Time) {
-	counts := s.src.AnswerCounts()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev := s.prev
-	s.prev = make(map[countKey]uint64, len(counts))
-	svcDelta, regDelta, byRegDelta := map[string]uint64{}, map[string]uint64{}, map[[2]string]uint64{}
-	for _, c := range counts {
-		k := countKey{c.Service, c.Pool, c.Region, c.Outcome}
-		s.prev[k] = c.Count
+	gen, rows := s.src.AppendAnswerCounts(s.rows[:0])
+	s.rows = rows
+	same := gen == s.gen && len(s.prev) == len(rows)
+	if !same {
+		s.gen = gen
+		s.replan()
+		s.prev = s.prev[:0]
+	}
+	sums := s.plan.sums
+	clear(sums)
+	for i, c := range rows {
 		d := c.Count
-		if p, ok := prev[k]; ok && p <= c.Count {
-			d = c.Count - p
+		if same && s.prev[i] <= d {
+			d -= s.prev[i]
 		}
-		if c.Outcome != "answer" {
-			continue
+		sums[s.plan.svc[i]] += d
+		if j := s.plan.reg[i]; j >= 0 {
+			sums[j] += d
+			sums[s.plan.by[i]] += d
 		}
-		svcDelta[c.Service] += d
-		if c.Region != "" {
-			regDelta[c.Region] += d
-			byRegDelta[[2]string{c.Service, c.Region}] += d
-		}
+	}
+	s.prev = s.prev[:0]
+	for _, c := range rows {
+		s.prev = append(s.prev, c.Count)
 	}
 	first := s.last.IsZero()
 	elapsed := now.Sub(s.last).Seconds()
@@ -111,29 +129,54 @@ func (s *sampler) sample(now time.Time) {
 	if first || elapsed <= 0 {
 		return
 	}
-	addSeries(s.services, svcDelta, elapsed)
-	addSeries(s.regions, regDelta, elapsed)
-	addSeries(s.byRegion, byRegDelta, elapsed)
+	for j, ser := range s.plan.series {
+		ser.push(float64(sums[j]) / elapsed)
+	}
 	s.seq++
 	s.sampled.Fire()
 }
 
-// addSeries adds a point to every series of m, the delta over elapsed seconds; series whose
-// key is gone from deltas are dropped (gone from the config).
-func addSeries[K comparable](m map[K]*series, deltas map[K]uint64, elapsed float64) {
-	for name := range m {
-		if _, ok := deltas[name]; !ok {
-			delete(m, name)
+// replan maps the rows of a new generation to their series: series whose name is still there
+// keep their points, those gone from the config are dropped, new ones start empty.
+func (s *sampler) replan() {
+	p := samplePlan{svc: make([]int32, len(s.rows)), reg: make([]int32, len(s.rows)), by: make([]int32, len(s.rows))}
+	type key struct {
+		kind            byte // 's': a service, 'r': a region, 'b': a service in a region
+		service, region string
+	}
+	index := map[key]int32{}
+	slot := func(k key, m func() *series) int32 {
+		if j, ok := index[k]; ok {
+			return j
+		}
+		j := int32(len(p.series))
+		index[k] = j
+		p.series = append(p.series, m())
+		return j
+	}
+	svcs, regs, bys := map[string]*series{}, map[string]*series{}, map[[2]string]*series{}
+	for i, c := range s.rows {
+		p.svc[i] = slot(key{'s', c.Service, ""}, func() *series { return keep(s.services, svcs, c.Service) })
+		p.reg[i], p.by[i] = -1, -1
+		if c.Region != "" {
+			r := c.Region
+			p.reg[i] = slot(key{'r', "", r}, func() *series { return keep(s.regions, regs, r) })
+			sr := [2]string{c.Service, r}
+			p.by[i] = slot(key{'b', c.Service, r}, func() *series { return keep(s.byRegion, bys, sr) })
 		}
 	}
-	for name, d := range deltas {
-		ser := m[name]
-		if ser == nil {
-			ser = &series{}
-			m[name] = ser
-		}
-		ser.push(float64(d) / elapsed)
+	p.sums = make([]uint64, len(p.series))
+	s.plan, s.services, s.regions, s.byRegion = p, svcs, regs, bys
+}
+
+// keep puts name's series from old (or a new one) into next, and returns it.
+func keep[K comparable](old, next map[K]*series, name K) *series {
+	ser := old[name]
+	if ser == nil {
+		ser = &series{}
 	}
+	next[name] = ser
+	return ser
 }
 
 // statsJSON is GET /api/v1/stats and the stream's stats event.
@@ -154,17 +197,25 @@ func (s *sampler) snapshot(k int) statsJSON {
 	defer s.mu.Unlock()
 	out := statsJSON{Interval: statsInterval.Seconds(), Services: map[string][]float64{},
 		Regions: map[string][]float64{}, ServiceRegions: map[string]map[string][]float64{}, Seq: s.seq, Full: k >= statsPoints}
+	// A series with no point yet (the first sample, a service a reload added) is not shown.
 	for key, ser := range s.byRegion {
+		if ser.n == 0 {
+			continue
+		}
 		if out.ServiceRegions[key[0]] == nil {
 			out.ServiceRegions[key[0]] = map[string][]float64{}
 		}
 		out.ServiceRegions[key[0]][key[1]] = ser.last(k)
 	}
 	for name, ser := range s.services {
-		out.Services[name] = ser.last(k)
+		if ser.n > 0 {
+			out.Services[name] = ser.last(k)
+		}
 	}
 	for name, ser := range s.regions {
-		out.Regions[name] = ser.last(k)
+		if ser.n > 0 {
+			out.Regions[name] = ser.last(k)
+		}
 	}
 	return out
 }

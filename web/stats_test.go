@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,17 +17,38 @@ import (
 	"github.com/meridian-gslb/meridian/dns"
 )
 
-// fakeCounts is a CountSource the test sets.
+// fakeCounts is a CountSource the test sets: its answer rows, in a new generation whenever
+// they differ from the last set's but for their counts.
 type fakeCounts struct {
 	mu     sync.Mutex
 	counts []dns.ServiceCount
+	gen    uint64
 }
 
-func (f *fakeCounts) set(c ...dns.ServiceCount) { f.mu.Lock(); f.counts = c; f.mu.Unlock() }
-func (f *fakeCounts) AnswerCounts() []dns.ServiceCount {
+func (f *fakeCounts) set(all ...dns.ServiceCount) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]dns.ServiceCount(nil), f.counts...)
+	var c []dns.ServiceCount
+	for _, x := range all {
+		if x.Outcome == "answer" {
+			c = append(c, x)
+		}
+	}
+	same := len(c) == len(f.counts)
+	for i := 0; same && i < len(c); i++ {
+		a, b := c[i], f.counts[i]
+		same = a.Service == b.Service && a.Pool == b.Pool && a.Region == b.Region && a.Outcome == b.Outcome
+	}
+	if !same || f.gen == 0 {
+		f.gen++
+	}
+	f.counts = c
+}
+
+func (f *fakeCounts) AppendAnswerCounts(dst []dns.ServiceCount) (uint64, []dns.ServiceCount) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gen, append(dst, f.counts...)
 }
 
 // countingServices serves no services and counts answers as its fakeCounts say.
@@ -166,5 +188,53 @@ func TestStatsAPI(t *testing.T) {
 	s.sampler.sample(t0.Add(2 * time.Second))
 	if v := stats("after a sample"); v.Full || v.Seq != 2 || len(v.Services["www."]) != 1 || v.Services["www."][0] != 10 {
 		t.Errorf("after a sample: %+v, want the latest point, 10/s", v)
+	}
+}
+
+// TestSamplerReload: a reload (a new generation) keeps the points of the series still there,
+// drops those gone, and counts the new config's answers from zero.
+func TestSamplerReload(t *testing.T) {
+	src := &fakeCounts{}
+	s := newSampler(src)
+	t0 := time.Unix(1000, 0)
+	src.set(answers("a.", "p1", "eu", 10), answers("b.", "p2", "us", 10))
+	s.sample(t0)
+	src.set(answers("a.", "p1", "eu", 20), answers("b.", "p2", "us", 30))
+	s.sample(t0.Add(time.Second))
+	src.set(answers("a.", "p1", "eu", 4), answers("c.", "p3", "ap", 6)) // b. is gone, c. is new
+	s.sample(t0.Add(2 * time.Second))
+	got := s.snapshot(statsPoints)
+	if g := got.Services["a."]; len(g) != 2 || g[0] != 10 || g[1] != 4 {
+		t.Errorf("a.: %v, want [10 4]", g)
+	}
+	if g := got.Services["c."]; len(g) != 1 || g[0] != 6 {
+		t.Errorf("c.: %v, want [6]", g)
+	}
+	if g, ok := got.Services["b."]; ok {
+		t.Errorf("b. is gone from the config but has %v", g)
+	}
+	if g, ok := got.Regions["us"]; ok {
+		t.Errorf("region us has no pool left but has %v", g)
+	}
+	if g := got.ServiceRegions["c."]["ap"]; len(g) != 1 || g[0] != 6 {
+		t.Errorf("c. in ap: %v, want [6]", g)
+	}
+}
+
+// BenchmarkSample: one second's sample at the design's 10,000 services of three pools each.
+func BenchmarkSample(b *testing.B) {
+	src := &fakeCounts{}
+	var rows []dns.ServiceCount
+	for i := range 10000 {
+		for j, r := range []string{"na", "eu", "ap"} {
+			rows = append(rows, answers(fmt.Sprintf("s%05d.scale.test.", i), fmt.Sprintf("p%d", j), r, uint64(i)))
+		}
+	}
+	src.set(rows...)
+	s := newSampler(src)
+	now := time.Unix(1000, 0)
+	for b.Loop() {
+		now = now.Add(time.Second)
+		s.sample(now)
 	}
 }
