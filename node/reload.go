@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/meridian-gslb/meridian/config"
 	"github.com/meridian-gslb/meridian/dns"
@@ -30,12 +31,13 @@ type change struct {
 func (n *Node) Reload(allowZoneLoss bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	start := time.Now()
 	local, err := n.o.Load()
 	if err != nil {
 		n.reject(n.cfg.Load(), err)
 		return err
 	}
-	return n.rebuild(local, allowZoneLoss)
+	return n.rebuild(local, allowZoneLoss, time.Since(start))
 }
 
 // recompose serves the shared state's change (a pushed revision, endpoints registered or
@@ -43,11 +45,13 @@ func (n *Node) Reload(allowZoneLoss bool) error {
 func (n *Node) recompose() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.rebuild(n.local.Load(), false)
+	return n.rebuild(n.local.Load(), false, 0)
 }
 
-// rebuild is the transaction for local composed with the shared state; n.mu is held.
-func (n *Node) rebuild(local *config.Config, allowZoneLoss bool) error {
+// rebuild is the transaction for local composed with the shared state; n.mu is held. loaded
+// is how long reading local took (0: it was not read now), for the log.
+func (n *Node) rebuild(local *config.Config, allowZoneLoss bool, loaded time.Duration) error {
+	start := time.Now()
 	running := n.cfg.Load()
 	cfg, rev, pushedLoss, err := n.compose(local)
 	if err == nil && n.h != nil && !allowZoneLoss && !pushedLoss {
@@ -64,17 +68,20 @@ func (n *Node) rebuild(local *config.Config, allowZoneLoss bool) error {
 		n.reject(running, err)
 		return err
 	}
+	prepared := time.Since(start)
 	n.commit(c)
+	took := []any{"load", loaded.Round(time.Millisecond), "prepare", prepared.Round(time.Millisecond),
+		"commit", (time.Since(start) - prepared).Round(time.Millisecond)}
 	n.local.Store(local)
 	n.status.serve(rev)
 	n.warnRestart(running, cfg)
 	if n.h != nil {
-		n.log.Info("config reloaded", "config", cfg.Source, "revision", rev, "zones", len(cfg.Zones), "probe_targets", len(c.plan.Local()))
+		n.log.Info("config reloaded", append([]any{"config", cfg.Source, "revision", rev, "zones", len(cfg.Zones), "probe_targets", len(c.plan.Local())}, took...)...)
 		if len(cfg.Zones) == 0 {
 			n.log.Warn("the config has no zones: every DNS question is refused", "config", cfg.Source)
 		}
 	} else {
-		n.log.Info("config reloaded", "config", cfg.Source, "proxies", len(cfg.Proxies))
+		n.log.Info("config reloaded", append([]any{"config", cfg.Source, "proxies", len(cfg.Proxies)}, took...)...)
 	}
 	return nil
 }
