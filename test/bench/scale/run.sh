@@ -13,7 +13,7 @@
 #   -Q  the offered rate of the reload stream (default 20000 q/s)
 #   -w  seconds the node runs before "RSS after a while" and the probe lag window (default 60)
 #   -P  seconds the remote probers run (default 60)     -H  simulated hours of the store phase (24)
-#   -x  phases to skip: reload qps probers store (e.g. -x "probers store")
+#   -x  phases to skip: reload qps probers quiet store (e.g. -x "probers store")
 #   -F  perf record the node for 10 s in the settle window and in the probers phase (needs perf)
 #   -N  write the configs in the natural layout (a table per service, a line per endpoint: ~180k
 #       lines at the default size) instead of gen's -compact one (a line per pool and per
@@ -45,6 +45,9 @@
 #      plan: every monitored endpoint); the node's CPU and RSS, the probers' total, the node's
 #      lag, the probers the node sees fresh (/api/v1/probers), their warnings, DNS still
 #      answering, the state file's size. Stopped by PID.
+#   6b. quiet: gen's same configs with no monitor (-monitored 0: the same names, pools and
+#      endpoints; step 5's query files) on 127.0.0.1:5412 and :5411, and step 5's rounds again, so that the DNS cost
+#      of 10,000 services is measured without the probing of 50,000 endpoints sharing the cores.
 #   7. store: storesim/ runs store.Store on a simulated clock for -H hours (100k targets, 3%
 #      flapping) and reports the bbolt file's size, hour by hour.
 # Needs Go, dnsperf, dig, curl (installed from Debian when missing and run as root). Refuses to
@@ -54,7 +57,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 SERVICES=10000 POOLS=1000 ENDPOINTS=100000 PROBERS=50 BIN="" OUT="" SECS=10 ROUNDS=3 RATE=20000
 SETTLE=60 PROBE_SECS=60 HOURS=24 SKIP="" PERF=0 COMPACT=-compact
-HOST=127.0.0.1 DNS_PORT=5410 HTTP_PORT=8410 ONE_DNS_PORT=5411 ONE_HTTP_PORT=8411
+HOST=127.0.0.1 DNS_PORT=5410 HTTP_PORT=8410 ONE_DNS_PORT=5411 ONE_HTTP_PORT=8411 QUIET_DNS_PORT=5412 QUIET_HTTP_PORT=8412
 BACKEND_PORT=19101 BACKENDS=16 CLOSED_PORT=19099
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -130,7 +133,7 @@ fi
 command -v go >/dev/null || die "needs Go"
 
 port_busy() { ss -Hltun "sport = :$1" 2>/dev/null | grep -q .; }
-for p in $DNS_PORT $HTTP_PORT $ONE_DNS_PORT $ONE_HTTP_PORT $CLOSED_PORT $(seq $BACKEND_PORT $((BACKEND_PORT + BACKENDS - 1))); do
+for p in $DNS_PORT $HTTP_PORT $ONE_DNS_PORT $ONE_HTTP_PORT $QUIET_DNS_PORT $QUIET_HTTP_PORT $CLOSED_PORT $(seq $BACKEND_PORT $((BACKEND_PORT + BACKENDS - 1))); do
   ! port_busy "$p" || die "port $p is in use: this script only measures processes it starts"
 done
 
@@ -274,40 +277,48 @@ if ! skip reload; then
   row "RSS after the reloads (MiB)" "$(rss_mib "$SP")"
 fi
 
-# 5. qps: one.toml vs scale.toml
-if ! skip qps; then
-  log "starting the one-service node"
-  start_node one one.toml $ONE_DNS_PORT
-  row "one.toml start-up to first answer (s)" "$STARTED"
-  row "one.toml RSS (MiB)" "$(rss_mib "${PID[one]}")"
-  declare -A RUNPORT=([one]=$ONE_DNS_PORT [scale-one]=$DNS_PORT [scale-all]=$DNS_PORT)
-  declare -A RUNPID=([one]=${PID[one]} [scale-one]=$SP [scale-all]=$SP)
-  declare -A RUNQ=([one]=queries-one.bin [scale-one]=queries-one.bin [scale-all]=queries-all.bin)
-  order=(one scale-one scale-all)
-  : > "$OUT/qps.tsv"
+# qps_compare TAG: ROUNDS rounds, rotating the order, of max-qps runs of the three pairs RUNPORT, RUNPID
+# and RUNQ name (one, scale-one, scale-all); medians, server CPU per query and the ratios, as rows
+# tagged TAG; the runs in $OUT/qps-TAG.tsv.
+qps_compare() {
+  local tag=$1 r i k f q done_ lost noerr us c0 c1 tsv=$OUT/qps-$1.tsv
+  local order=(one scale-one scale-all)
+  : > "$tsv"
   for ((r = 1; r <= ROUNDS; r++)); do
     for ((i = 0; i < 3; i++)); do
       k=${order[$(((i + r - 1) % 3))]}
       dnsperf_run "$TMP/warm.txt" -p "${RUNPORT[$k]}" -B -d "$CFG/${RUNQ[$k]}" -l 2 -c 4 -T 1 -q 100 -t 2
       c0=$(cpu_ticks "${RUNPID[$k]}")
-      f=$OUT/qps-r$r-$k.txt
+      f=$OUT/qps-$tag-r$r-$k.txt
       dnsperf_run "$f" -p "${RUNPORT[$k]}" -B -d "$CFG/${RUNQ[$k]}" -l "$SECS" -c 4 -T 1 -q 100 -t 2
       c1=$(cpu_ticks "${RUNPID[$k]}")
       q=$(dp "$f" 'Queries per second'); done_=$(dp "$f" 'Queries completed'); lost=$(dp "$f" 'Queries lost')
       noerr=$(awk '/NOERROR/ { for (i = 1; i < NF; i++) if ($i == "NOERROR") { print $(i + 1); exit } }' "$f")
       us=$(awk -v d=$((c1 - c0)) -v k="$CLK" -v n="$done_" 'BEGIN { printf "%.2f", n ? d / k * 1e6 / n : 0 }')
-      printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$k" "$r" "$q" "$us" "$done_" "$lost" "$noerr" >> "$OUT/qps.tsv"
-      log "qps round $r $k: $q q/s, $us us CPU/query, lost $lost, NOERROR $noerr of $done_"
+      printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$k" "$r" "$q" "$us" "$done_" "$lost" "$noerr" >> "$tsv"
+      log "qps $tag round $r $k: $q q/s, $us us CPU/query, lost $lost, NOERROR $noerr of $done_"
     done
   done
-  med() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$OUT/qps.tsv" | sort -g |
+  med() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$tsv" | sort -g |
     awk '{ v[++n] = $1 } END { if (n) printf "%.2f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
   for k in one scale-one scale-all; do
-    row "qps $k (median q/s, CPU us/query)" "$(med "$k" 3) $(med "$k" 4)"
+    row "qps $tag $k (median q/s, CPU us/query)" "$(med "$k" 3) $(med "$k" 4)"
   done
-  row "ratio scale-all / one (goal >= 0.9)" "$(awk -v a="$(med scale-all 3)" -v b="$(med one 3)" 'BEGIN { printf "%.2f (%s)", a / b, a / b >= 0.9 ? "met" : "MISSED" }')"
-  row "ratio scale-one / one" "$(awk -v a="$(med scale-one 3)" -v b="$(med one 3)" 'BEGIN { printf "%.2f", a / b }')"
-  row "non-NOERROR or lost in qps runs" "$(awk -F'\t' '{ bad += $5 - $7 + $6 } END { print bad + 0 }' "$OUT/qps.tsv")"
+  row "ratio $tag scale-all / one (goal >= 0.9)" "$(awk -v a="$(med scale-all 3)" -v b="$(med one 3)" 'BEGIN { printf "%.2f (%s)", a / b, ((a / b >= 0.9) ? "met" : "MISSED") }')"
+  row "ratio $tag scale-one / one" "$(awk -v a="$(med scale-one 3)" -v b="$(med one 3)" 'BEGIN { printf "%.2f", a / b }')"
+  row "non-NOERROR or lost in the $tag qps runs" "$(awk -F'\t' '{ bad += $5 - $7 + $6 } END { print bad + 0 }' "$tsv")"
+}
+
+# 5. qps: one.toml vs scale.toml, the scale node probing its 50,000 endpoints meanwhile
+declare -A RUNPORT RUNPID RUNQ=([one]=queries-one.bin [scale-one]=queries-one.bin [scale-all]=queries-all.bin)
+if ! skip qps; then
+  log "starting the one-service node"
+  start_node one one.toml $ONE_DNS_PORT
+  row "one.toml start-up to first answer (s)" "$STARTED"
+  row "one.toml RSS (MiB)" "$(rss_mib "${PID[one]}")"
+  RUNPORT=([one]=$ONE_DNS_PORT [scale-one]=$DNS_PORT [scale-all]=$DNS_PORT)
+  RUNPID=([one]=${PID[one]} [scale-one]=$SP [scale-all]=$SP)
+  qps_compare probing
   stop_pid "${PID[one]}"; unset 'PID[one]'
 fi
 
@@ -335,7 +346,7 @@ if ! skip probers && ((PROBERS > 0)); then
   pt1=0 prss=0
   for p in "${PROBER_PIDS[@]}"; do pt1=$((pt1 + $(cpu_ticks "$p"))); r=$(rss_mib "$p"); [[ $r == - ]] || prss=$((prss + r)); done
   curl -fsS --max-time 20 "http://$HOST:$HTTP_PORT/api/v1/probers" > "$OUT/probers.json" || : > "$OUT/probers.json"
-  fresh=$(grep -o '"fresh": *true' "$OUT/probers.json" | wc -l)
+  fresh=$(grep -o '"fresh": *true' "$OUT/probers.json" | wc -l || true) # none when the node did not answer
   alive=0; for p in "${PROBER_PIDS[@]}"; do ! kill -0 "$p" 2>/dev/null || alive=$((alive + 1)); done
   row "probers running / fresh at the node" "$alive of $PROBERS / $fresh (the node's own prober included)"
   row "node CPU with probers (cores)" "$(awk -v d=$((c1 - c0)) -v k="$CLK" -v e="$el" 'BEGIN { printf "%.2f", d / k / e }')"
@@ -356,6 +367,27 @@ fi
 row "node log WARN/ERROR lines" "$(grep -c 'level=WARN\|level=ERROR' "$OUT/logs/scale.log" || true)"
 row "node RSS at the end (MiB)" "$(rss_mib "$SP")"
 stop_pid "$SP"; unset 'PID[scale]'
+
+# 6b. qps without probing: gen's same services, names and queries with no monitor (-monitored 0), on
+# their own ports, so that the DNS cost of 10,000 services is measured alone; on 2 cores the
+# probing of 50,000 endpoints otherwise takes what dnsperf and the DNS readers need.
+if ! skip quiet; then
+  log "qps without probing: the same configs unmonitored"
+  QCFG=$CFG/quiet
+  "$TMP/bin/gen" $COMPACT -o "$QCFG" -services "$SERVICES" -pools "$POOLS" -endpoints "$ENDPOINTS" -geo-db "$GEO_DB" -monitored 0 \
+    -dns "$HOST:$QUIET_DNS_PORT" -http "$HOST:$QUIET_HTTP_PORT" -one-dns "$HOST:$ONE_DNS_PORT" -one-http "$HOST:$ONE_HTTP_PORT" \
+    -backend-port "$BACKEND_PORT" -backends "$BACKENDS" -closed-port "$CLOSED_PORT" > "$OUT/logs/gen-quiet.txt"
+  cmp -s "$QCFG/names.txt" "$CFG/names.txt" || die "the unmonitored config's names differ" # the query files are step 5's
+  cp -p "$CFG/peer.secret" "$CFG/api.token" "$QCFG/"
+  start_node quiet quiet/scale.toml $QUIET_DNS_PORT
+  row "quiet scale.toml start-up to first answer (s) / RSS (MiB)" "$STARTED / $(rss_mib "${PID[quiet]}")"
+  start_node one quiet/one.toml $ONE_DNS_PORT
+  RUNPORT=([one]=$ONE_DNS_PORT [scale-one]=$QUIET_DNS_PORT [scale-all]=$QUIET_DNS_PORT)
+  RUNPID=([one]=${PID[one]} [scale-one]=${PID[quiet]} [scale-all]=${PID[quiet]})
+  qps_compare quiet
+  stop_pid "${PID[one]}"; unset 'PID[one]'
+  stop_pid "${PID[quiet]}"; unset 'PID[quiet]'
+fi
 
 # 7. the state file after a simulated day
 if ! skip store; then
