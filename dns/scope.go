@@ -41,14 +41,63 @@ func (c *classes) lookup(a netip.Addr, family int) (*policy.Prepared, int) {
 	return p[family/6], bits // 4 → 0, 6 → 1
 }
 
-// scopeShape is what a service's order depends on: services of one shape share a map.
+// scopeShape is what a service's location-based order depends on: the order, the tolerance
+// and, per configured pool, its region and whether it has enabled endpoints of each family.
+// Services alike in these have the same order key at every location (a key names pools by
+// their position), so one map serves them all: at the design's 10,000 services over 1,000
+// pools the pool lists are thousands but the shapes a few hundred (a shape per pool list made
+// the walk classify every network thousands of times: minutes on both cores, not a second).
 func scopeShape(s *policy.Service) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s/%g", s.Order, s.Tolerance)
 	for _, p := range s.Pools {
-		b.WriteString("|" + p.Name)
+		b.WriteByte('|')
+		if p == nil {
+			b.WriteByte('-')
+			continue
+		}
+		if p.Region != nil {
+			b.WriteString(p.Region.Name)
+		}
+		has4, has6 := families(p)
+		fmt.Fprintf(&b, "/%t/%t", has4, has6)
 	}
 	return b.String()
+}
+
+// families reports whether p has enabled IPv4 and IPv6 endpoints (what the order's filter
+// looks at).
+func families(p *policy.Pool) (has4, has6 bool) {
+	for _, e := range p.Endpoints {
+		if e.Enabled {
+			a := e.Addr.Unmap()
+			has4, has6 = has4 || a.Is4(), has6 || a.Is6()
+		}
+	}
+	return has4, has6
+}
+
+// classifier stands in for s in the walk: the same order, tolerance and regions, and per pool
+// one endpoint of each family it has, so that each of the walk's order keys (the same as s's)
+// does not look at every endpoint of every pool (100 a pool at the design's scale).
+func classifier(s *policy.Service) *policy.Service {
+	c := &policy.Service{Name: s.Name, Order: s.Order, Select: s.Select, Answers: s.Answers, OnAllDown: s.OnAllDown, Tolerance: s.Tolerance}
+	for _, p := range s.Pools {
+		if p == nil {
+			c.Pools = append(c.Pools, nil)
+			continue
+		}
+		q := &policy.Pool{Name: p.Name, Region: p.Region, MinHealthy: p.MinHealthy, MaxInFlight: p.MaxInFlight}
+		has4, has6 := families(p)
+		if has4 {
+			q.Endpoints = append(q.Endpoints, policy.Endpoint{ID: p.Name + "/v4", Addr: netip.IPv4Unspecified(), Weight: 1, Enabled: true})
+		}
+		if has6 {
+			q.Endpoints = append(q.Endpoints, policy.Endpoint{ID: p.Name + "/v6", Addr: netip.IPv6Unspecified(), Weight: 1, Enabled: true})
+		}
+		c.Pools = append(c.Pools, q)
+	}
+	return c
 }
 
 // buildScopes builds the maps of every service of s whose order depends on location, one per
@@ -78,7 +127,7 @@ func (h *Handler) buildScopes(ctx context.Context, s *snapshot, done chan struct
 	// One walk of the database classifies for every shape, on every core.
 	classify := make([]func(geo.Location) string, len(order))
 	for i, k := range order {
-		p := shapes[k][0].p
+		p := classifier(shapes[k][0].p)
 		classify[i] = func(l geo.Location) string {
 			key, _ := policy.OrderKey(p, policyLocation(l), l.Found())
 			return key
