@@ -47,7 +47,8 @@
 #      answering, the state file's size. Stopped by PID.
 #   6b. quiet: gen's same configs with no monitor (-monitored 0: the same names, pools and
 #      endpoints; step 5's query files) on 127.0.0.1:5412 and :5411, and step 5's rounds again, so that the DNS cost
-#      of 10,000 services is measured without the probing of 50,000 endpoints sharing the cores.
+#      of 10,000 services is measured without the probing of 50,000 endpoints sharing the cores;
+#      and step 4's reloads under a stream on the unmonitored scale config.
 #   7. store: storesim/ runs store.Store on a simulated clock for -H hours (100k targets, 3%
 #      flapping) and reports the bbolt file's size, hour by hour.
 # Needs Go, dnsperf, dig, curl (installed from Debian when missing and run as root). Refuses to
@@ -242,39 +243,49 @@ fi
 dnsperf_run() { local f=$1; shift; timeout 300 dnsperf -s "$HOST" "$@" > "$f" 2>&1 || true; }
 dp() { awk -v k="$2" 'index($0, k) { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { print $i; exit } }' "$1"; }
 
-# 4. reloads under a steady stream
-if ! skip reload; then
-  log "reload: control stream, $RATE q/s for 24 s"
-  dnsperf_run "$OUT/reload-control.txt" -p $DNS_PORT -B -d "$CFG/queries-all.bin" -Q "$RATE" -l 24 -c 4 -T 1 -q 500 -t 2
-  row "control stream: sent / lost" "$(dp "$OUT/reload-control.txt" 'Queries sent') / $(dp "$OUT/reload-control.txt" 'Queries lost')"
+# reloads TAG PID PORT LOG: a dnsperf stream at RATE q/s over every name for 24 s without reloads
+# (the control), then another, long enough for three reloads, with a SIGHUP at 4 s and then 3 s
+# after each reload is done; each reload's time is from the signal to the "config reloaded" log
+# line's own timestamp (whose load/prepare/commit fields say where it went); rows tagged TAG.
+reloads() {
+  local tag=$1 pid=$2 port=$3 nlog=$4 L k before ts end line lt times=() phases=()
+  log "reload ($tag): control stream, $RATE q/s for 24 s"
+  dnsperf_run "$OUT/reload-$tag-control.txt" -p "$port" -B -d "$CFG/queries-all.bin" -Q "$RATE" -l 24 -c 4 -T 1 -q 500 -t 2
+  row "$tag control stream: sent / lost" "$(dp "$OUT/reload-$tag-control.txt" 'Queries sent') / $(dp "$OUT/reload-$tag-control.txt" 'Queries lost')"
   # long enough for three reloads that take about as long as the start-up did (a reload parses
   # and builds everything again), at most 900 s
   L=$((3 * (START_S * 2 + 5) + 10)); ((L >= 24)) || L=24; ((L <= 900)) || L=900
-  log "reload: the same stream for $L s with 3 SIGHUPs, from 4 s on, 3 s apart after each reload"
-  dnsperf -s "$HOST" -p $DNS_PORT -B -d "$CFG/queries-all.bin" -Q "$RATE" -l "$L" -c 4 -T 1 -q 500 -t 2 > "$OUT/reload-stream.txt" 2>&1 &
+  log "reload ($tag): the same stream for $L s with 3 SIGHUPs, from 4 s on, 3 s apart after each reload"
+  dnsperf -s "$HOST" -p "$port" -B -d "$CFG/queries-all.bin" -Q "$RATE" -l "$L" -c 4 -T 1 -q 500 -t 2 > "$OUT/reload-$tag-stream.txt" 2>&1 &
   LOAD_PID=$!
-  times=()
   sleep 4
   for k in 1 2 3; do
     kill -0 "$LOAD_PID" 2>/dev/null || { log "the stream ended before reload $k"; break; }
-    before=$(grep -c 'msg="config reloaded"' "$OUT/logs/scale.log" || true)
-    ts=$(now); kill -HUP "$SP"
+    before=$(grep -c 'msg="config reloaded"' "$nlog" || true)
+    ts=$(now); kill -HUP "$pid"
     end=$((SECONDS + 900))
-    until (($(grep -c 'msg="config reloaded"\|msg="config rejected' "$OUT/logs/scale.log" || true) > before)); do
+    until (($(grep -c 'msg="config reloaded"\|msg="config rejected' "$nlog" || true) > before)); do
       ((SECONDS < end)) || die "no reload log line within 900 s of SIGHUP"
       sleep 0.02
     done
-    line=$(grep 'msg="config reloaded"\|msg="config rejected' "$OUT/logs/scale.log" | tail -1)
+    line=$(grep 'msg="config reloaded"\|msg="config rejected' "$nlog" | tail -1)
     [[ $line == *'config reloaded'* ]] || die "reload rejected: $line"
     lt=$(date -d "$(sed -E 's/^time=([^ ]*).*/\1/' <<< "$line")" +%s.%N)
     times+=("$(awk -v a="$ts" -v b="$lt" 'BEGIN { printf "%.2f", b - a }')")
+    phases+=("$(grep -o 'load=[^ ]* prepare=[^ ]* commit=[^ ]*' <<< "$line" || echo -)")
     sleep 3
   done
   wait "$LOAD_PID" || true; LOAD_PID=""
-  row "SIGHUP to 'config reloaded' (s)" "${times[*]} (stream of $L s)"
-  row "stream with reloads: sent / lost" "$(dp "$OUT/reload-stream.txt" 'Queries sent') / $(dp "$OUT/reload-stream.txt" 'Queries lost')"
-  row "stream with reloads: latency max (s)" "$(awk '/Average Latency/ { gsub(/[(),]/, " "); for (i = 1; i <= NF; i++) if ($i == "max") print $(i + 1) }' "$OUT/reload-stream.txt")"
-  row "RSS after the reloads (MiB)" "$(rss_mib "$SP")"
+  row "$tag SIGHUP to 'config reloaded' (s)" "${times[*]} (stream of $L s)"
+  row "$tag reloads' load/prepare/commit" "${phases[*]}"
+  row "$tag stream with reloads: sent / lost" "$(dp "$OUT/reload-$tag-stream.txt" 'Queries sent') / $(dp "$OUT/reload-$tag-stream.txt" 'Queries lost')"
+  row "$tag stream with reloads: latency max (s)" "$(awk '/Average Latency/ { gsub(/[(),]/, " "); for (i = 1; i <= NF; i++) if ($i == "max") print $(i + 1) }' "$OUT/reload-$tag-stream.txt")"
+  row "$tag RSS after the reloads (MiB)" "$(rss_mib "$pid")"
+}
+
+# 4. reloads under a steady stream, the node probing
+if ! skip reload; then
+  reloads probing "$SP" $DNS_PORT "$OUT/logs/scale.log"
 fi
 
 # qps_compare TAG: ROUNDS rounds, rotating the order, of max-qps runs of the three pairs RUNPORT, RUNPID
@@ -381,6 +392,7 @@ if ! skip quiet; then
   cp -p "$CFG/peer.secret" "$CFG/api.token" "$QCFG/"
   start_node quiet quiet/scale.toml $QUIET_DNS_PORT
   row "quiet scale.toml start-up to first answer (s) / RSS (MiB)" "$STARTED / $(rss_mib "${PID[quiet]}")"
+  skip reload || reloads quiet "${PID[quiet]}" $QUIET_DNS_PORT "$OUT/logs/quiet.log"
   start_node one quiet/one.toml $ONE_DNS_PORT
   RUNPORT=([one]=$ONE_DNS_PORT [scale-one]=$QUIET_DNS_PORT [scale-all]=$QUIET_DNS_PORT)
   RUNPID=([one]=${PID[one]} [scale-one]=${PID[quiet]} [scale-all]=${PID[quiet]})
