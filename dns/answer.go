@@ -221,7 +221,7 @@ func (s *snapshot) answerService(resp *dns.Msg, z *zone.Zone, name string, qtype
 		family = 6
 	}
 	explain := tr != nil && tr.explain
-	d := s.decide(svc, family, src, ecs, explain)
+	d := s.decide(svc, family, src, ecs, explain, nil)
 	if tr != nil {
 		tr.d, tr.d.svc = d, svc
 	}

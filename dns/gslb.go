@@ -206,9 +206,10 @@ type decision struct {
 }
 
 // decide runs the service's policy for one client. Queries and `meridian explain` both come
-// through here, so explain shows what the server does.
-func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo, explain bool) decision {
-	d := s.decideFor(svc, family, src, ecs, explain)
+// through here, so explain shows what the server does. room, when not nil, holds the
+// decision's addresses and pools (policy.DecideInto): the fast path's, from roomPool.
+func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo, explain bool, room *policy.Room) decision {
+	d := s.decideFor(svc, family, src, ecs, explain, room)
 	if ecs.ok && !svc.ignoreECS && !d.ecsUsed && d.Depends != policy.Nothing {
 		// A private (or otherwise non-public) ECS subnet is not located: the resolver's own
 		// address decided. Scope /0 would tell the resolver the answer holds for every client of
@@ -219,7 +220,7 @@ func (s *snapshot) decide(svc *service, family int, src netip.Addr, ecs ecsInfo,
 }
 
 // decideFor is decide before the scope of an ECS subnet it did not use.
-func (s *snapshot) decideFor(svc *service, family int, src netip.Addr, ecs ecsInfo, explain bool) decision {
+func (s *snapshot) decideFor(svc *service, family int, src netip.Addr, ecs ecsInfo, explain bool, room *policy.Room) decision {
 	d := decision{source: "socket"}
 	addr := src.Unmap()
 	if ecs.ok && !svc.ignoreECS && public(ecs.prefix.Addr()) {
@@ -245,7 +246,7 @@ func (s *snapshot) decideFor(svc *service, family int, src netip.Addr, ecs ecsIn
 		if prep, bits := c.lookup(addr, family); prep != nil {
 			req.Client = policy.Client{Addr: addr}
 			d.client = req.Client
-			d.Decision = policy.DecidePrepared(req, prep)
+			d.Decision = policy.DecidePreparedInto(req, prep, room)
 			if d.ecsUsed {
 				d.loc.Prefix, _ = addr.Prefix(bits)
 				d.scope = scope(d.Decision, d.loc, ecs.prefix.Bits())
@@ -264,7 +265,7 @@ func (s *snapshot) decideFor(svc *service, family int, src netip.Addr, ecs ecsIn
 		d.client.Loc.Region = region.Name
 	}
 	req.Client = d.client
-	d.Decision = policy.Decide(req)
+	d.Decision = policy.DecideInto(req, room)
 	if d.ecsUsed {
 		loc := d.loc
 		if c := svc.classes.Load(); c != nil && region == nil && d.Depends == policy.OnLocation {

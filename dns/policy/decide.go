@@ -10,9 +10,12 @@ import (
 // Decide picks what to answer for one query: filter → order → walk → select, and the all-down
 // rule when no pool is eligible (see the package doc). It only reads the Service, so any
 // number of goroutines may decide over the same Service as long as nobody modifies it.
-func Decide(r Request) Decision {
+func Decide(r Request) Decision { return DecideInto(r, nil) }
+
+// DecideInto is Decide with the decision's addresses and pools in room when it is not nil.
+func DecideInto(r Request, room *Room) Decision {
 	d := decider{r: r}
-	dec := d.decide()
+	dec := d.decide(room)
 	dec.Steps = d.steps
 	return dec
 }
@@ -30,7 +33,7 @@ const (
 	stackCands = 16
 )
 
-func (d *decider) decide() Decision {
+func (d *decider) decide(room *Room) Decision {
 	svc, fam := d.r.Service, d.r.Family
 	if svc == nil {
 		d.stepf("no service → servfail")
@@ -50,11 +53,11 @@ func (d *decider) decide() Decision {
 	}
 
 	d.order(ps)
-	return d.finish(ps)
+	return d.finish(ps, room)
 }
 
 // finish walks the ordered tiers ps and selects, the all-down rule included. It only reads ps.
-func (d *decider) finish(ps []ranked) Decision {
+func (d *decider) finish(ps []ranked, room *Room) Decision {
 	svc := d.r.Service
 	dec := Decision{Depends: depends(svc)}
 	var subnet uint64
@@ -73,7 +76,7 @@ func (d *decider) finish(ps []ranked) Decision {
 	}
 	k := min(answers(svc), len(c))
 	pick(svc.Select, c, k, subnet)
-	dec.Addrs, dec.Pools = collect(c[:k])
+	dec.Addrs, dec.Pools = collect(c[:k], room)
 	if d.r.Explain {
 		d.stepf("%s", selectStep(svc.Select, len(c), d.r.Client.Addr, dec))
 	}

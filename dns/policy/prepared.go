@@ -23,14 +23,18 @@ func Prepare(s *Service, loc Location, located bool, family int) *Prepared {
 
 // DecidePrepared is Decide for r.Client when p was prepared for the client's class, r's
 // service and family. It does not explain: use Decide for that.
-func DecidePrepared(r Request, p *Prepared) Decision {
+func DecidePrepared(r Request, p *Prepared) Decision { return DecidePreparedInto(r, p, nil) }
+
+// DecidePreparedInto is DecidePrepared with the decision's addresses and pools in room when it
+// is not nil (see DecideInto).
+func DecidePreparedInto(r Request, p *Prepared, room *Room) Decision {
 	if p == nil || p.svc != r.Service || p.family != r.Family {
-		return Decide(r)
+		return DecideInto(r, room)
 	}
 	if len(p.ps) == 0 {
 		return Decision{Outcome: NoData}
 	}
 	r.Explain = false
 	d := decider{r: r}
-	return d.finish(p.ps)
+	return d.finish(p.ps, room)
 }

@@ -67,14 +67,16 @@ func pickWeighted(c []cand, k int) {
 // weight is an endpoint's weight; config requires >= 1, and 0 counts as 1.
 func weight(e *Endpoint) uint32 { return max(e.Weight, 1) }
 
-// collect copies the chosen candidates' addresses and their distinct pools into a single
-// allocation.
-func collect(c []cand) ([]netip.Addr, []string) {
+// collect copies the chosen candidates' addresses and their distinct pools into into, or
+// without it into a single allocation.
+func collect(c []cand, into *Room) ([]netip.Addr, []string) {
 	var (
 		addrs []netip.Addr
 		pools []string
 	)
 	switch n := len(c); { // one allocation sized for n, holding both slices
+	case into != nil:
+		addrs, pools = into.Addrs[:0], into.Pools[:0]
 	case n <= 1:
 		o := new(struct {
 			a [1]netip.Addr

@@ -133,6 +133,15 @@ type Request struct {
 	Now      time.Time
 }
 
+// Room holds a decision's addresses and pools instead of an allocation (DecideInto): the
+// decision's slices then point into it and are valid until the caller reuses it, so a query
+// path that answers and forgets allocates nothing. It is a parameter of its own, not a field
+// of Request, which the explain steps let escape.
+type Room struct {
+	Addrs [maxAnswers]netip.Addr
+	Pools [maxAnswers]string
+}
+
 // Decision is what to answer.
 type Decision struct {
 	Outcome    Outcome
