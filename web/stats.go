@@ -114,7 +114,6 @@ func (s *sampler) sample(now time.Time) {
 	if !same {
 		s.gen = gen
 		s.replan()
-		s.prev = s.prev[:0]
 	}
 	sums := s.plan.sums
 	clear(sums)
@@ -150,37 +149,34 @@ func (s *sampler) sample(now time.Time) {
 // keep their points, those gone from the config are dropped, new ones start empty.
 func (s *sampler) replan() {
 	p := samplePlan{svc: make([]int32, len(s.rows)), reg: make([]int32, len(s.rows)), by: make([]int32, len(s.rows))}
-	type key struct {
-		kind            byte // 's': a service, 'r': a region, 'b': a service in a region
-		service, region string
-	}
-	index := map[key]int32{}
-	slot := func(k key, m func() *series) int32 {
-		if j, ok := index[k]; ok {
+	index := map[*series]int32{}
+	slot := func(ser *series) int32 {
+		if j, ok := index[ser]; ok {
 			return j
 		}
 		j := int32(len(p.series))
-		index[k] = j
-		p.series = append(p.series, m())
+		index[ser] = j
+		p.series = append(p.series, ser)
 		return j
 	}
 	svcs, regs, bys := map[string]*series{}, map[string]*series{}, map[[2]string]*series{}
 	for i, c := range s.rows {
-		p.svc[i] = slot(key{'s', c.Service, ""}, func() *series { return keep(s.services, svcs, c.Service) })
+		p.svc[i] = slot(keep(s.services, svcs, c.Service))
 		p.reg[i], p.by[i] = -1, -1
 		if c.Region != "" {
-			r := c.Region
-			p.reg[i] = slot(key{'r', "", r}, func() *series { return keep(s.regions, regs, r) })
-			sr := [2]string{c.Service, r}
-			p.by[i] = slot(key{'b', c.Service, r}, func() *series { return keep(s.byRegion, bys, sr) })
+			p.reg[i] = slot(keep(s.regions, regs, c.Region))
+			p.by[i] = slot(keep(s.byRegion, bys, [2]string{c.Service, c.Region}))
 		}
 	}
 	p.sums = make([]uint64, len(p.series))
 	s.plan, s.services, s.regions, s.byRegion = p, svcs, regs, bys
 }
 
-// keep puts name's series from old (or a new one) into next, and returns it.
+// keep returns name's series in next, putting it there from old (or a new one) the first time.
 func keep[K comparable](old, next map[K]*series, name K) *series {
+	if ser := next[name]; ser != nil {
+		return ser
+	}
 	ser := old[name]
 	if ser == nil {
 		ser = &series{}
